@@ -1,0 +1,1 @@
+"""Thin ingestion: validate, then publish with confirms (Python API, CLI loaders)."""

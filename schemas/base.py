@@ -1,0 +1,30 @@
+"""The base of every message contract: a pydantic model that knows where it is published."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.topology import Exchange
+
+
+class Message(BaseModel):
+    """A message body. Subclasses set `message_type` ("name.vN") and `exchange`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_type: ClassVar[str]
+    exchange: ClassVar[Exchange]
+
+    def routing_key(self) -> str:
+        return self.message_type.rsplit(".v", 1)[0]
+
+    def message_id(self) -> str:
+        """Stable across retries: derived from the type and the content."""
+        digest = hashlib.sha256(self.message_type.encode() + b"\0" + self.body()).hexdigest()
+        return digest[:32]
+
+    def body(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()

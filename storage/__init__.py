@@ -1,0 +1,1 @@
+"""PostgreSQL storage: SQLAlchemy tables, alembic migrations, queries."""

@@ -1,0 +1,1 @@
+"""Application shell: settings, logging, CLI and process supervision."""
