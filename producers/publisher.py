@@ -49,6 +49,11 @@ class Publisher:
     def __exit__(self, *_exc) -> None:
         self.close()
 
+    @property
+    def connections_made(self) -> int:
+        """How many times the link connected (more than 1 means it recovered)."""
+        return self._link.generation
+
     def close(self) -> None:
         self._link.stop()
 

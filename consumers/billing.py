@@ -1,0 +1,100 @@
+"""Billing: prices each completed call once, with the tariff in force when it started.
+
+The price and the tariff that produced it are stored the first time; a re-announced call
+keeps its stored price (later tariff changes never reprice it). Every call of a batch is
+(re)announced as `call.priced` from what is stored, so a crash before publishing is harmless.
+A call belongs to the bill of the UTC month in which it ended.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Sequence
+
+from sqlalchemy.engine import Connection
+
+from consumers.pricing import Tariff, price_call, select_tariff
+from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
+from schemas import topology
+from schemas.telephony import CallCompleted, CallPriced, Period
+from storage import telephony as store
+
+
+def decode_call_completed(routing_key: str, body: bytes) -> CallCompleted:
+    return CallCompleted.model_validate_json(body)
+
+
+def price_completed_call(call: CallCompleted, tariffs: Sequence[Tariff]) -> CallPriced:
+    """Pure: the priced call (raises LookupError when no tariff was in force at its start)."""
+    tariff = select_tariff(tariffs, call.started_at)
+    return CallPriced(
+        **call.model_dump(),
+        price=price_call(call.started_at, call.ended_at, tariff),
+        tariff_id=tariff.id,
+        period=str(Period.containing(call.ended_at)),
+    )
+
+
+class TariffCache:
+    """Tariffs per database, reloaded after `ttl_s`: they change rarely, calls come in thousands."""
+
+    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, list[Tariff]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection) -> list[Tariff]:
+        key = str(conn.engine.url)
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry and now - entry[0] < self._ttl_s:
+            return entry[1]
+        loaded = [Tariff(**row) for row in store.load_tariff_rows(conn)]
+        with self._lock:
+            self._entries[key] = (now, loaded)
+        return loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+TARIFFS = TariffCache()
+
+
+def handle_batch(conn: Connection, batch: Sequence[Incoming[CallCompleted]]) -> BatchOutcome:
+    indexes_by_call: dict[str, list[int]] = {}
+    calls: dict[str, CallCompleted] = {}  # in-batch dedupe: the first announcement of each call
+    for index, message in enumerate(batch):
+        indexes_by_call.setdefault(message.payload.call_id, []).append(index)
+        calls.setdefault(message.payload.call_id, message.payload)
+
+    priced = store.fetch_priced_calls(conn, calls)
+    outcome = BatchOutcome()
+    fresh = []
+    unpriced = [call for call_id, call in calls.items() if call_id not in priced]
+    tariffs = TARIFFS.get(conn) if unpriced else []
+    for call in unpriced:
+        try:
+            fresh.append(price_completed_call(call, tariffs))
+        except LookupError as error:
+            outcome.rejected.update({index: str(error) for index in indexes_by_call[call.call_id]})
+
+    inserted = store.insert_priced_calls(conn, fresh)
+    priced.update({call.call_id: call for call in fresh if call.call_id in inserted})
+    raced = [call.call_id for call in fresh if call.call_id not in inserted]
+    priced.update(store.fetch_priced_calls(conn, raced))  # another worker priced them first
+
+    outcome.emits = [Outgoing.of(priced[call_id]) for call_id in calls if call_id in priced]
+    return outcome
+
+
+CONSUMER = ConsumerSpec(
+    name="billing",
+    queue=topology.BILLING,
+    decode=decode_call_completed,
+    handle=handle_batch,
+)

@@ -1,0 +1,89 @@
+"""Call pricing: pure functions over tariffs (data with an effective date) and call times.
+
+A call pays its tariff's standing charge once, plus `per_minute` for every completed minute
+of each contiguous stretch it spends inside standard time (each local day's
+[standard_start, standard_end) window). Reduced-time minutes are free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from schemas.telephony import format_duration  # the bill's duration format, re-exported here
+
+__all__ = ["Tariff", "format_brl", "format_duration", "price_call", "select_tariff", "standard_stretches"]
+
+_CENT = Decimal("0.01")
+_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Tariff:
+    id: str
+    name: str
+    effective_from: datetime
+    standing_charge: Decimal
+    per_minute: Decimal
+    standard_start: time = time(6, 0)
+    standard_end: time = time(22, 0)
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.effective_from.tzinfo is None:
+            raise ValueError(f"tariff {self.id}: effective_from must be timezone-aware")
+        if self.standard_start == self.standard_end:
+            raise ValueError(f"tariff {self.id}: standard time window is empty")
+        ZoneInfo(self.timezone)  # fail early on an unknown zone name
+
+
+def select_tariff(tariffs: Iterable[Tariff], started_at: datetime) -> Tariff:
+    """The tariff in force when the call started: the latest effective_from <= started_at."""
+    in_force = [t for t in tariffs if t.effective_from <= started_at]
+    if not in_force:
+        raise LookupError(f"no tariff in force at {started_at.isoformat()}")
+    return max(in_force, key=lambda t: t.effective_from)
+
+
+def price_call(start: datetime, end: datetime, tariff: Tariff) -> Decimal:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("call times must be timezone-aware")
+    if end < start:
+        raise ValueError(f"call ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    minutes = sum(stretch // _MINUTE for stretch in standard_stretches(start, end, tariff))
+    price = tariff.standing_charge + minutes * tariff.per_minute
+    return price.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def standard_stretches(start: datetime, end: datetime, tariff: Tariff) -> list[timedelta]:
+    """Lengths of the contiguous parts of [start, end) inside standard time, in order."""
+    zone = ZoneInfo(tariff.timezone)
+    first_day = start.astimezone(zone).date() - timedelta(days=1)  # a window may wrap midnight
+    last_day = end.astimezone(zone).date()
+    stretches = []
+    day = first_day
+    while day <= last_day:
+        window_start, window_end = _standard_window(day, tariff, zone)
+        overlap = min(end, window_end) - max(start, window_start)
+        if overlap > timedelta(0):
+            stretches.append(overlap)
+        day += timedelta(days=1)
+    return stretches
+
+
+def _standard_window(day: date, tariff: Tariff, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    opens = datetime.combine(day, tariff.standard_start, zone)
+    closes_on = day if tariff.standard_end > tariff.standard_start else day + timedelta(days=1)
+    closes = datetime.combine(closes_on, tariff.standard_end, zone)
+    return opens.astimezone(timezone.utc), closes.astimezone(timezone.utc)
+
+
+def format_brl(amount: Decimal) -> str:
+    """Brazilian reais: `R$ 3,96`, `R$ 1.234,50` (dot groups thousands, comma marks cents)."""
+    quantized = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+    sign = "-" if quantized < 0 else ""
+    grouped = f"{abs(quantized):,.2f}"  # "1,234.50"
+    return f"{sign}R$ " + grouped.translate(str.maketrans({",": ".", ".": ","}))

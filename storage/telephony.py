@@ -1,0 +1,108 @@
+"""SQL for the telephony consumers. Every function takes a whole batch: one round trip each."""
+
+from __future__ import annotations
+
+from typing import Collection, Iterable, Sequence
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import Text
+
+from schemas.telephony import CallCompleted, CallEnd, CallPriced, CallStart
+from storage.tables import call_records, calls, priced_calls, tariffs
+
+HalfKey = tuple[str, str]  # (call_id, type)
+
+# First key of the two-int advisory lock: keeps call-id locks apart from other domains' locks.
+_CALL_LOCK_SPACE = 0x7E1E
+
+_LOCK_CALLS = text(
+    "SELECT count(pg_advisory_xact_lock(:space, k)) FROM "
+    "(SELECT DISTINCT hashtext(x) AS k FROM unnest(:ids) AS x ORDER BY k) AS keys"
+).bindparams(bindparam("ids", type_=ARRAY(Text)))
+
+
+def lock_call_ids(conn: Connection, call_ids: Collection[str]) -> None:
+    """Serialize work on these calls until the transaction ends (sorted keys: no deadlocks)."""
+    if call_ids:
+        conn.execute(_LOCK_CALLS, {"space": _CALL_LOCK_SPACE, "ids": sorted(set(call_ids))})
+
+
+def fetch_halves(conn: Connection, call_ids: Collection[str]) -> dict[HalfKey, CallStart | CallEnd]:
+    if not call_ids:
+        return {}
+    rows = conn.execute(select(call_records).where(call_records.c.call_id.in_(set(call_ids))))
+    return {(row.call_id, row.type): _record_from_row(row) for row in rows}
+
+
+def insert_call_records(conn: Connection, records: Sequence[CallStart | CallEnd]) -> None:
+    if not records:
+        return
+    rows = [_record_to_row(record) for record in records]
+    conn.execute(insert(call_records).values(rows).on_conflict_do_nothing(index_elements=["call_id", "type"]))
+
+
+def insert_calls(conn: Connection, completed: Sequence[CallCompleted]) -> None:
+    if not completed:
+        return
+    rows = [call.model_dump() for call in sorted(completed, key=lambda call: call.call_id)]
+    conn.execute(insert(calls).values(rows).on_conflict_do_nothing(index_elements=["call_id"]))
+
+
+def load_tariff_rows(conn: Connection) -> list[dict]:
+    """All tariffs as plain dicts (column name -> value), oldest first."""
+    rows = conn.execute(select(tariffs).order_by(tariffs.c.effective_from))
+    return [dict(row._mapping) for row in rows]
+
+
+def insert_priced_calls(conn: Connection, priced: Sequence[CallPriced]) -> set[str]:
+    """Insert prices not stored yet; returns the call ids actually inserted by this call."""
+    if not priced:
+        return set()
+    # Key order: concurrent inserts of overlapping calls then wait on each other in one
+    # order, never in a cycle (a deadlock). Billing takes no advisory lock; it needs none.
+    ordered = sorted(priced, key=lambda call: call.call_id)
+    rows = [{**call.model_dump(), "duration_seconds": call.duration_seconds} for call in ordered]
+    statement = (
+        insert(priced_calls)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(priced_calls.c.call_id)
+    )
+    return set(conn.execute(statement).scalars())
+
+
+def fetch_priced_calls(conn: Connection, call_ids: Iterable[str]) -> dict[str, CallPriced]:
+    ids = set(call_ids)
+    if not ids:
+        return {}
+    query = select(
+        priced_calls.c.call_id,
+        priced_calls.c.source,
+        priced_calls.c.destination,
+        priced_calls.c.started_at,
+        priced_calls.c.ended_at,
+        priced_calls.c.price,
+        priced_calls.c.tariff_id,
+        priced_calls.c.period,
+    ).where(priced_calls.c.call_id.in_(ids))
+    return {row.call_id: CallPriced.model_validate(dict(row._mapping)) for row in conn.execute(query)}
+
+
+def _record_to_row(record: CallStart | CallEnd) -> dict:
+    return {
+        "call_id": record.call_id,
+        "type": record.type,
+        "record_id": record.id,
+        "timestamp": record.timestamp,
+        "source": getattr(record, "source", None),
+        "destination": getattr(record, "destination", None),
+    }
+
+
+def _record_from_row(row) -> CallStart | CallEnd:
+    common = {"id": row.record_id, "timestamp": row.timestamp, "call_id": row.call_id}
+    if row.type == "start":
+        return CallStart(**common, source=row.source, destination=row.destination)
+    return CallEnd(**common)

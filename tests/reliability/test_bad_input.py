@@ -1,0 +1,72 @@
+"""Bad input never blocks a queue: it is dead-lettered once, with a reason, and the rest flows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consumers.runtime import deadletter
+from tests.support.ledger_tools import delivery_stats, entry, ledger_count, queue_depth, raw
+from tests.support.waiting import wait_until
+
+
+def dead_letters(channel, expected: int, timeout: float = 30) -> list:
+    wait_until(lambda: queue_depth(channel, "ledger.dead") >= expected, timeout=timeout,
+               message=lambda: f"{queue_depth(channel, 'ledger.dead')} of {expected} dead letters")
+    found = []
+    while (got := channel.basic_get("ledger.dead", auto_ack=True))[0] is not None:
+        found.append(got)
+    return found
+
+
+@pytest.mark.timeout(90)
+def test_invalid_messages_are_dead_lettered_once_with_a_reason(consumer, publisher, ledger_db, ledger_queue):
+    consumer()
+    publisher.publish_outgoing([
+        entry(1),
+        raw(b"{not json", message_id="bad-json"),
+        raw(json.dumps({"seq": "one"}).encode(), message_id="bad-schema"),
+        raw(json.dumps({"seq": 99, "pad": "x" * 5000}).encode(), message_id="too-big"),
+        entry(2),
+    ])
+    letters = dead_letters(ledger_queue, 3)
+    wait_until(lambda: ledger_count(ledger_db) == 2, timeout=30, message="valid messages were not processed")
+
+    reasons = {props.message_id: props.headers[deadletter.REASON] for _method, props, _body in letters}
+    assert sorted(reasons) == ["bad-json", "bad-schema", "too-big"]
+    assert "Invalid JSON" in reasons["bad-json"]
+    assert "seq" in reasons["bad-schema"]
+    assert "exceeds the limit" in reasons["too-big"]
+    for _method, props, _body in letters:
+        assert props.headers[deadletter.CONSUMER] == "ledger"
+        assert props.headers[deadletter.DEAD_LETTERED_AT]
+    assert queue_depth(ledger_queue, "ledger") == 0
+
+    publisher.publish_outgoing([entry(3)])  # still consuming after the bad input
+    wait_until(lambda: ledger_count(ledger_db) == 3, timeout=30, message="consumer stopped consuming")
+
+
+@pytest.mark.timeout(90)
+def test_message_that_always_raises_is_isolated_then_dead_lettered(consumer, publisher, ledger_db, ledger_queue):
+    publisher.publish_outgoing([entry(s) for s in range(10)] + [entry(10, explode=True)] + [entry(s) for s in range(11, 20)])
+    process = consumer()
+    letters = dead_letters(ledger_queue, 1)
+    wait_until(lambda: ledger_count(ledger_db) == 19, timeout=30, message="the rest of the batch did not commit")
+
+    assert len(letters) == 1
+    _method, props, _body = letters[0]
+    assert props.message_id == "entry-10"
+    assert "handler failed 2 times" in props.headers[deadletter.REASON]
+    assert "always explodes" in props.headers[deadletter.REASON]
+    assert process.saw("batch_failed_isolating")
+
+
+@pytest.mark.timeout(60)
+def test_same_message_twice_in_one_batch_has_one_effect(consumer, publisher, ledger_db, ledger_queue):
+    publisher.publish_outgoing([entry(5), entry(5), entry(6)])
+    process = consumer()
+    wait_until(lambda: delivery_stats(ledger_db)["handled"] == 3, timeout=30, message="batch not handled")
+    assert ledger_count(ledger_db) == 2
+    assert delivery_stats(ledger_db)["handled_again"] == 1
+    assert not process.saw("batch_failed_isolating")

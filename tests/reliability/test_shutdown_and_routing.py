@@ -1,0 +1,36 @@
+"""Graceful shutdown, and unroutable publishes reported to the caller."""
+
+from __future__ import annotations
+
+import pytest
+
+from producers.errors import Unroutable
+from producers.outgoing import Outgoing
+from tests.support.ledger_tools import delivery_stats, entry, ledger_count, queue_depth
+from tests.support.waiting import wait_until
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_mid_stream_drains_and_exits_zero(consumer, publisher, ledger_db, ledger_queue):
+    total = 5000
+    publisher.publish_outgoing([entry(s) for s in range(total)])
+    process = consumer(LEDGER_SLOW_MS="50")
+    wait_until(lambda: ledger_count(ledger_db) >= 500, timeout=30, message="consumer made no progress")
+
+    assert process.terminate(timeout=20) == 0
+    done = ledger_count(ledger_db)
+    left = queue_depth(ledger_queue, "ledger")
+    assert 0 < done < total, "SIGTERM must have arrived mid-stream"
+    assert done + left == total, f"{done} committed + {left} still queued != {total}: something was lost"
+    assert process.saw("consumer_stopped")
+
+    consumer()  # a successor finishes the rest without redoing anything
+    wait_until(lambda: ledger_count(ledger_db) == total, timeout=60, message="successor did not finish")
+    assert delivery_stats(ledger_db)["redelivered"] == 0, "a drained consumer leaves nothing to redeliver"
+
+
+@pytest.mark.timeout(30)
+def test_publish_to_unbound_routing_key_raises(publisher, ledger_queue):
+    with pytest.raises(Unroutable, match="nobody.home"):
+        publisher.publish_outgoing([Outgoing("ledger-test", "nobody.home", b"{}", "lost-1")])
+    publisher.publish_outgoing([entry(1)])  # the publisher is still usable afterwards
