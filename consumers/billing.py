@@ -88,7 +88,8 @@ def handle_batch(conn: Connection, batch: Sequence[Incoming[CallCompleted]]) -> 
     raced = [call.call_id for call in fresh if call.call_id not in inserted]
     priced.update(store.fetch_priced_calls(conn, raced))  # another worker priced them first
 
-    outcome.emits = [Outgoing.of(priced[call_id]) for call_id in calls if call_id in priced]
+    # call.priced is a broadcast for whoever subscribes (none in the fleet yet): not mandatory.
+    outcome.emits = [Outgoing.of(priced[call_id], mandatory=False) for call_id in calls if call_id in priced]
     return outcome
 
 

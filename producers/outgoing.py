@@ -26,7 +26,14 @@ class Outgoing:
     content_type: str = "application/json"
 
     @classmethod
-    def of(cls, message: Message, correlation_id: str | None = None, reply_to: str | None = None) -> "Outgoing":
+    def of(
+        cls,
+        message: Message,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        mandatory: bool = True,
+    ) -> "Outgoing":
+        """`mandatory=False` only for broadcast events that may have no subscriber yet."""
         return cls(
             exchange=message.exchange.name,
             routing_key=message.routing_key(),
@@ -35,6 +42,7 @@ class Outgoing:
             message_type=message.message_type,
             correlation_id=correlation_id,
             reply_to=reply_to,
+            mandatory=mandatory,
         )
 
     @classmethod

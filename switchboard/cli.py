@@ -12,7 +12,11 @@ import typer
 from switchboard.logs import configure_logging
 from switchboard.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Switchboard: RabbitMQ -> PostgreSQL worker fleet.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold URLs with passwords
+    help="Switchboard: RabbitMQ -> PostgreSQL worker fleet.")
 
 
 @app.callback()
@@ -112,6 +116,12 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON object
             continue
         cells = [_cell(row.ready), _cell(row.unacked), _cell(row.consumers), _cell(row.dead_lettered)]
         typer.echo(f"{row.queue:<16} {cells[0]:>8} {cells[1]:>8} {cells[2]:>9} {cells[3]:>8}")
+
+
+from switchboard.telephony_cli import bill, publish_app  # noqa: E402
+
+app.add_typer(publish_app, name="publish")
+app.command()(bill)
 
 
 def _cell(value: int | None) -> str:

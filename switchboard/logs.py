@@ -59,3 +59,4 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     for noisy in ("pika", "amqp", "kombu"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

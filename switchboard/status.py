@@ -36,7 +36,7 @@ def queue_status(amqp_url: str, management_url: str, queues: list[QueueSpec]) ->
     with kombu.Connection(amqp_url, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=1)
         result = [_amqp_status(connection, spec) for spec in queues]
-    unacked = _management_unacked(amqp_url, management_url)
+        unacked = _management_unacked(connection, management_url)
     for status in result:
         status.unacked = unacked.get(status.queue) if unacked is not None else None
     return result
@@ -62,11 +62,10 @@ def _passive_declare(connection: kombu.Connection, name: str) -> tuple[int, int]
             channel.close()
 
 
-def _management_unacked(amqp_url: str, management_url: str) -> dict[str, int] | None:
-    parsed = kombu.utils.url.url_to_parts(amqp_url)
-    vhost = urllib.parse.quote(parsed.virtual_host or "/", safe="")
+def _management_unacked(connection: kombu.Connection, management_url: str) -> dict[str, int] | None:
+    vhost = urllib.parse.quote(connection.virtual_host or "/", safe="")
     request = urllib.request.Request(f"{management_url.rstrip('/')}/api/queues/{vhost}?columns=name,messages_unacknowledged")
-    token = base64.b64encode(f"{parsed.userid or 'guest'}:{parsed.password or 'guest'}".encode()).decode()
+    token = base64.b64encode(f"{connection.userid}:{connection.password}".encode()).decode()
     request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=3) as response:

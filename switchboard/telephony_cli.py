@@ -1,0 +1,111 @@
+"""`switchboard publish calls FILE` and `switchboard bill SUBSCRIBER`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+
+from switchboard.settings import get_settings
+
+publish_app = typer.Typer(no_args_is_help=True, help="Validate and publish messages from files.")
+
+PROGRESS_EVERY = 10_000
+
+
+@publish_app.command("calls")
+def publish_calls(path: Annotated[str, typer.Argument(help="JSON lines file of call records, or - for stdin")]) -> None:
+    """Publish call records (start/end); print what was published and every rejected line."""
+    from producers.calls import publish_call_file
+    from producers.errors import PublishError
+    from producers.publisher import Publisher
+
+    settings = get_settings()
+
+    def progress(count: int) -> None:
+        if count % PROGRESS_EVERY < 250:
+            typer.echo(f"... {count} records confirmed", err=True)
+
+    try:
+        with Publisher(settings.amqp_url, app_id=settings.app_id, window=settings.publish_window,
+                       confirm_timeout=settings.confirm_timeout_s) as publisher:
+            report = publish_call_file(publisher, path, on_progress=progress)
+    except FileNotFoundError:
+        typer.echo(f"error: no such file: {path}", err=True)
+        raise typer.Exit(2)
+    except PublishError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    for line in report.rejected:
+        typer.echo(f"line {line.line_number}: rejected: {line.reason}", err=True)
+    typer.echo(f"published {report.published} records, rejected {len(report.rejected)} lines")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def bill(
+    subscriber: Annotated[str, typer.Argument(help="the subscriber's phone number")],
+    period: Annotated[Optional[str], typer.Option(help="YYYY-MM; default: the last closed month")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    via_amqp: Annotated[bool, typer.Option("--via-amqp", help="ask the bill-requests consumer (RPC)")] = False,
+) -> None:
+    """Print a subscriber's monthly bill."""
+    from pydantic import ValidationError
+
+    from schemas.telephony import BillError, BillRequest, bill_period
+
+    try:
+        BillRequest(subscriber=subscriber, period=period)
+        closed = bill_period(period, datetime.now(timezone.utc).date())
+    except ValidationError as error:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)))
+    except ValueError as error:
+        _fail(str(error))
+    result = _bill_over_amqp(subscriber, str(closed)) if via_amqp else _bill_from_database(subscriber, str(closed))
+    if isinstance(result, BillError):
+        _fail(result.error)
+    typer.echo(result.model_dump_json() if as_json else render_bill(result))
+
+
+def _bill_from_database(subscriber: str, period: str):
+    from storage.bills import bill as query_bill
+    from storage.database import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with engine.connect() as connection:
+            return query_bill(connection, subscriber, period)
+    finally:
+        engine.dispose()
+
+
+def _bill_over_amqp(subscriber: str, period: str):
+    from producers.bill_rpc import BillTimeout, request_bill
+
+    try:
+        return request_bill(get_settings().amqp_url, subscriber, period)
+    except BillTimeout as error:
+        _fail(str(error))
+
+
+def render_bill(bill) -> str:
+    from consumers.pricing import format_brl
+
+    lines = [f"Subscriber: {bill.subscriber}", f"Period:     {bill.period}", ""]
+    lines.append(f"{'destination':<12} {'date':<10} {'time':<8} {'duration':>10} {'price':>10}")
+    for call in bill.calls:
+        lines.append(f"{call.destination:<12} {call.start_date.isoformat():<10} {call.start_time.isoformat():<8} "
+                     f"{call.duration:>10} {format_brl(call.price):>10}")
+    if not bill.calls:
+        lines.append("(no calls in this period)")
+    lines += ["", f"Total: {format_brl(bill.total)}"]
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+__all__ = ["publish_app", "bill", "render_bill"]

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests; the fixtures themselves live in tests/conftest.py."""
