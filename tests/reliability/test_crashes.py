@@ -66,7 +66,8 @@ def test_closed_connections_recover_publisher_and_consumer(consumer, publisher, 
     for round_ in range(1, 3):
         target = round_ * TOTAL // 4
         wait_until(lambda: ledger_count(ledger_db) >= target, timeout=60, message=f"no progress to {target}")
-        broker.close_all_connections(test_vhost)
+        closed = broker.close_connections(test_vhost, {"test-publisher", "consumer-ledger"})
+        assert closed == 2, f"expected to close the publisher's and the consumer's connections, closed {closed}"
     feeder.join(timeout=120)
     assert not errors, errors
 
