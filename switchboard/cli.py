@@ -11,6 +11,7 @@ import typer
 
 from switchboard.logs import configure_logging
 from switchboard.settings import get_settings
+from switchboard.telephony_cli import bill, publish_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -118,7 +119,30 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON object
         typer.echo(f"{row.queue:<16} {cells[0]:>8} {cells[1]:>8} {cells[2]:>9} {cells[3]:>8}")
 
 
-from switchboard.telephony_cli import bill, publish_app  # noqa: E402
+@app.command("dead-letters")
+def dead_letters(
+    queue: Annotated[str, typer.Argument(help="a consumer queue, e.g. call-pairing")],
+    limit: Annotated[int, typer.Option(help="at most this many messages")] = 20,
+    do_replay: Annotated[bool, typer.Option("--replay", help="publish them again to their original routing key")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Show a queue's dead letters with their reasons, or replay them after a fix."""
+    from schemas.topology import QUEUES
+    from switchboard import deadletters
+
+    names = {spec.name: spec for spec in QUEUES}
+    if queue not in names:
+        _fail(f"unknown queue {queue!r}; known: {', '.join(names)}")
+    url = get_settings().amqp_url
+    if do_replay:
+        typer.echo(f"replayed {deadletters.replay(url, names[queue].dead_letter_queue, limit)} messages")
+        return
+    for letter in deadletters.peek(url, names[queue].dead_letter_queue, limit):
+        if as_json:
+            typer.echo(json.dumps(letter.as_dict()))
+        else:
+            typer.echo(f"{letter.dead_lettered_at}  {letter.message_id}  [{letter.routing_key}]  {letter.reason}")
+
 
 app.add_typer(publish_app, name="publish")
 app.command()(bill)

@@ -70,3 +70,32 @@ def test_same_message_twice_in_one_batch_has_one_effect(consumer, publisher, led
     assert ledger_count(ledger_db) == 2
     assert delivery_stats(ledger_db)["handled_again"] == 1
     assert not process.saw("batch_failed_isolating")
+
+
+@pytest.mark.timeout(60)
+def test_dead_letters_can_be_inspected_then_replayed(amqp_url, publisher, ledger_db, ledger_queue):
+    from switchboard import deadletters
+
+    publisher.publish_outgoing([raw(b'{"seq": 1, "oops": 1}', message_id="needs-fix")])
+    letter = deadletter.dead_letter(
+        _delivery_of(ledger_queue), consumer="ledger", dead_letter_queue="ledger.dead", reason="test reason")
+    publisher.publish_outgoing([letter])
+
+    seen = deadletters.peek(amqp_url, "ledger.dead", limit=10)
+    assert [(d.message_id, d.reason, d.routing_key) for d in seen] == [("needs-fix", "test reason", "ledger.entry")]
+    assert queue_depth(ledger_queue, "ledger.dead") == 1, "peeking must leave the message in place"
+
+    assert deadletters.replay(amqp_url, "ledger.dead", limit=10) == 1
+    assert queue_depth(ledger_queue, "ledger.dead") == 0
+    method, props, body = ledger_queue.basic_get("ledger", auto_ack=True)
+    assert body == b'{"seq": 1, "oops": 1}' and props.message_id == "needs-fix"
+    assert not any(key.startswith("x-switchboard-") for key in (props.headers or {}))
+
+
+def _delivery_of(channel):
+    """Take the one message in the ledger queue as a Delivery (no consumer is running)."""
+    from consumers.runtime.inbox import Delivery
+
+    wait_until(lambda: queue_depth(channel, "ledger") == 1, timeout=10, message="message not queued")
+    method, props, body = channel.basic_get("ledger", auto_ack=True)
+    return Delivery(1, method.delivery_tag, method.exchange, method.routing_key, False, props, body)
