@@ -37,3 +37,15 @@ def test_publish_to_unbound_routing_key_raises(publisher, ledger_queue):
     with pytest.raises(Unroutable, match="nobody.home"):
         publisher.publish_outgoing([Outgoing("ledger-test", "nobody.home", b"{}", "lost-1")])
     publisher.publish_outgoing([entry(1)])  # the publisher is still usable afterwards
+
+
+@pytest.mark.timeout(60)
+def test_heartbeats_survive_a_handler_slower_than_the_heartbeat_timeout(consumer, publisher, ledger_db, ledger_queue):
+    publisher.publish_outgoing([entry(s) for s in range(3)])
+    # RabbitMQ closes a connection after two missed heartbeats (2 s here); each batch takes 4 s.
+    process = consumer(LEDGER_SLOW_MS="4000", LEDGER_HEARTBEAT_S="1")
+    wait_until(lambda: ledger_count(ledger_db) == 3, timeout=30, message="slow batch never committed")
+    publisher.publish_outgoing([entry(3)])
+    wait_until(lambda: ledger_count(ledger_db) == 4, timeout=30, message="second slow batch never committed")
+    assert not process.saw("amqp_connection_lost"), "the broker dropped the connection during a slow handler"
+    assert delivery_stats(ledger_db)["redelivered"] == 0

@@ -16,6 +16,7 @@ if __name__ == "__main__":
         batch_size=int(os.environ.get("LEDGER_BATCH_SIZE", "200")),
         max_body_bytes=int(os.environ.get("LEDGER_MAX_BODY", "4096")),
         handler_attempts=2,
+        heartbeat_s=int(os.environ.get("LEDGER_HEARTBEAT_S", "30")),
         policy=QueuePolicy("quorum", delivery_limit=50),
     )
     sys.exit(run_consumer(
