@@ -78,6 +78,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 code = child.process.wait()
-            failed += code != 0
+            # -SIGTERM: stopped before it installed its handler, so it had nothing in hand.
+            failed += code not in (0, -signal.SIGTERM)
             log.info("consumer_process_stopped", consumer=child.name, exit_code=code)
         return 1 if failed else 0
