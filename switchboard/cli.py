@@ -144,6 +144,14 @@ def dead_letters(
             typer.echo(f"{letter.dead_lettered_at}  {letter.message_id}  [{letter.routing_key}]  {letter.reason}")
 
 
+@app.command()
+def schemas() -> None:
+    """Print the JSON Schema of every message contract (one JSON object keyed by message type)."""
+    from schemas.export import json_schemas
+
+    typer.echo(json.dumps(json_schemas(), indent=2))
+
+
 app.add_typer(publish_app, name="publish")
 app.command()(bill)
 
