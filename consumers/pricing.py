@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,7 @@ def standard_stretches(start: datetime, end: datetime, tariff: Tariff) -> list[t
     return stretches
 
 
+@lru_cache(maxsize=4096)  # pure, and calls cluster on the same days: a hot path of billing
 def _standard_window(day: date, tariff: Tariff, zone: ZoneInfo) -> tuple[datetime, datetime]:
     opens = datetime.combine(day, tariff.standard_start, zone)
     closes_on = day if tariff.standard_end > tariff.standard_start else day + timedelta(days=1)

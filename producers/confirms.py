@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from itertools import takewhile
 
 from pika.channel import Channel
 from pika.spec import Basic
@@ -39,7 +40,8 @@ class ConfirmTracker:
     def on_confirm(self, frame) -> None:
         method = frame.method
         if method.multiple:
-            tags = [tag for tag in self._pending if tag <= method.delivery_tag]
+            # Pending tags are in publish order, ascending: stop at the first one not covered.
+            tags = list(takewhile(lambda tag: tag <= method.delivery_tag, self._pending))
         else:
             tags = [method.delivery_tag]
         nacked = isinstance(method, Basic.Nack)

@@ -76,6 +76,10 @@ class AmqpLink:
             self.call_soon(lambda: self._confirms.publish(batch))
         return batch
 
+    def reconnect(self) -> None:
+        """Drop the connection and make a new one: the broker redelivers everything unacked."""
+        self.call_soon(self._force_reconnect)
+
     def stop(self, timeout: float = 10.0) -> None:
         if not self._thread.is_alive():
             return
@@ -146,6 +150,11 @@ class AmqpLink:
             return
         self._backoff = min(MAX_BACKOFF_S, max(0.2, self._backoff * 2))
         self._ioloop.call_later(self._backoff, self._connect)
+
+    def _force_reconnect(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            log.warning("amqp_reconnecting", link=self._name)
+            self._connection.close()
 
     def _shutdown(self) -> None:
         self._stopping = True

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Collection, Iterable, Sequence
 
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import Text
 
 from schemas.telephony import CallCompleted, CallEnd, CallPriced, CallStart
+from storage.bulk import BulkInsert
 from storage.tables import call_records, calls, priced_calls, tariffs
 
 HalfKey = tuple[str, str]  # (call_id, type)
@@ -29,25 +30,51 @@ def lock_call_ids(conn: Connection, call_ids: Collection[str]) -> None:
         conn.execute(_LOCK_CALLS, {"space": _CALL_LOCK_SPACE, "ids": sorted(set(call_ids))})
 
 
+# Batch lookups take the ids as one array parameter (= ANY(:ids)): the statement is built once
+# and its SQL never changes, where IN (...) would be re-rendered for every batch.
+_CALL_IDS = bindparam("ids", type_=ARRAY(Text))
+_SELECT_HALVES = select(call_records).where(call_records.c.call_id == any_(_CALL_IDS))
+_SELECT_PRICED_CALLS = select(
+    priced_calls.c.call_id,
+    priced_calls.c.source,
+    priced_calls.c.destination,
+    priced_calls.c.started_at,
+    priced_calls.c.ended_at,
+    priced_calls.c.price,
+    priced_calls.c.tariff_id,
+    priced_calls.c.period,
+).where(priced_calls.c.call_id == any_(_CALL_IDS))
+
+
 def fetch_halves(conn: Connection, call_ids: Collection[str]) -> dict[HalfKey, CallStart | CallEnd]:
     if not call_ids:
         return {}
-    rows = conn.execute(select(call_records).where(call_records.c.call_id.in_(set(call_ids))))
+    rows = conn.execute(_SELECT_HALVES, {"ids": list(set(call_ids))})
     return {(row.call_id, row.type): _record_from_row(row) for row in rows}
+
+
+_INSERT_CALL_RECORDS = BulkInsert(
+    call_records, ["call_id", "type", "record_id", "timestamp", "source", "destination"], ["call_id", "type"]
+)
+_INSERT_CALLS = BulkInsert(calls, ["call_id", "source", "destination", "started_at", "ended_at"], ["call_id"])
+_INSERT_PRICED_CALLS = BulkInsert(
+    priced_calls,
+    ["call_id", "source", "destination", "started_at", "ended_at", "duration_seconds", "price", "tariff_id", "period"],
+    ["call_id"],
+    returning="call_id",
+)
 
 
 def insert_call_records(conn: Connection, records: Sequence[CallStart | CallEnd]) -> None:
     if not records:
         return
-    rows = [_record_to_row(record) for record in records]
-    conn.execute(insert(call_records).values(rows).on_conflict_do_nothing(index_elements=["call_id", "type"]))
+    _INSERT_CALL_RECORDS.execute(conn, [_record_to_row(record) for record in records])
 
 
 def insert_calls(conn: Connection, completed: Sequence[CallCompleted]) -> None:
     if not completed:
         return
-    rows = [call.model_dump() for call in sorted(completed, key=lambda call: call.call_id)]
-    conn.execute(insert(calls).values(rows).on_conflict_do_nothing(index_elements=["call_id"]))
+    _INSERT_CALLS.execute_objects(conn, sorted(completed, key=lambda call: call.call_id))
 
 
 def load_tariff_rows(conn: Connection) -> list[dict]:
@@ -63,31 +90,15 @@ def insert_priced_calls(conn: Connection, priced: Sequence[CallPriced]) -> set[s
     # Key order: concurrent inserts of overlapping calls then wait on each other in one
     # order, never in a cycle (a deadlock). Billing takes no advisory lock; it needs none.
     ordered = sorted(priced, key=lambda call: call.call_id)
-    rows = [{**call.model_dump(), "duration_seconds": call.duration_seconds} for call in ordered]
-    statement = (
-        insert(priced_calls)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["call_id"])
-        .returning(priced_calls.c.call_id)
-    )
-    return set(conn.execute(statement).scalars())
+    return set(_INSERT_PRICED_CALLS.execute_objects(conn, ordered).scalars())
 
 
 def fetch_priced_calls(conn: Connection, call_ids: Iterable[str]) -> dict[str, CallPriced]:
     ids = set(call_ids)
     if not ids:
         return {}
-    query = select(
-        priced_calls.c.call_id,
-        priced_calls.c.source,
-        priced_calls.c.destination,
-        priced_calls.c.started_at,
-        priced_calls.c.ended_at,
-        priced_calls.c.price,
-        priced_calls.c.tariff_id,
-        priced_calls.c.period,
-    ).where(priced_calls.c.call_id.in_(ids))
-    return {row.call_id: CallPriced.model_validate(dict(row._mapping)) for row in conn.execute(query)}
+    rows = conn.execute(_SELECT_PRICED_CALLS, {"ids": list(ids)})
+    return {row.call_id: CallPriced.model_validate(dict(row._mapping)) for row in rows}
 
 
 def _record_to_row(record: CallStart | CallEnd) -> dict:
@@ -96,8 +107,9 @@ def _record_to_row(record: CallStart | CallEnd) -> dict:
         "type": record.type,
         "record_id": record.id,
         "timestamp": record.timestamp,
-        "source": getattr(record, "source", None),
-        "destination": getattr(record, "destination", None),
+        # Only a start has numbers (getattr with a default is slow on a pydantic model).
+        "source": record.source if isinstance(record, CallStart) else None,
+        "destination": record.destination if isinstance(record, CallStart) else None,
     }
 
 

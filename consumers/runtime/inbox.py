@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ class Delivery:
     redelivered: bool
     properties: Any
     body: bytes
+    received_at: float = field(default_factory=time.monotonic)  # when the I/O thread got it
 
 
 class Inbox:

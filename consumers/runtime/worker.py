@@ -105,29 +105,40 @@ class ConsumerWorker:
                 continue  # its channel is gone: the broker redelivers it on the new one
             batch.append(delivery)
             if deadline is None:
-                deadline = time.monotonic() + self._options.batch_max_wait_s
+                # The wait counts from when the first message arrived, not from when this loop
+                # got to it: a message that waited in the inbox during the previous batch has
+                # used up its share of batch_max_wait already.
+                deadline = delivery.received_at + self._options.batch_max_wait_s
         return batch
 
-    def _process(self, batch: list[Delivery]) -> None:
+    def _process(self, batch: list[Delivery]) -> bool:
+        """Handle, settle and ack one batch. False if it could not be settled."""
         if not batch:
-            return
+            return True
         started = time.perf_counter()
         valid, dead = self._decode(batch)
         try:
             result = self._processor.run([incoming for _, incoming in valid])
         except Abandoned as error:
             log.warning("batch_abandoned", queue=self._spec.queue.name, batch_size=len(batch), error=str(error))
-            return
+            return self._give_up_channel()
         dead.extend((valid[index][0], reason) for index, reason in result.rejected.items())
         outgoing = result.emits + [self._dead_letter(delivery, reason) for delivery, reason in dead]
         if not self._publish(outgoing):
-            return
+            return self._give_up_channel()
         self._inbox.ack_through(self._link, batch[-1])
         self._counts["messages"] += len(batch)
         self._counts["dead_lettered"] += len(dead)
         self._counts["batches"] += 1
         log.debug("batch_done", queue=self._spec.queue.name, batch_size=len(batch),
                   dead_lettered=len(dead), duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        return True
+
+    def _give_up_channel(self) -> bool:
+        """An unsettled batch stays unacked, so no later ack(multiple) on its channel may cover
+        it: drop the connection and let the broker redeliver everything the channel held."""
+        self._link.reconnect()
+        return False
 
     def _decode(self, batch: list[Delivery]):
         valid, dead = [], []
@@ -170,7 +181,8 @@ class ConsumerWorker:
         if self._link.ready:
             self._inbox.cancel(self._link, timeout=self._options.drain_timeout_s)
         while batch := self._collect(block=False):
-            self._process(batch)
+            if not self._process(batch):
+                break  # the rest comes back to the queue with the dropped channel
 
     def _report_progress(self) -> None:
         now = time.monotonic()

@@ -83,7 +83,9 @@ def test_dead_letters_can_be_inspected_then_replayed(amqp_url, publisher, ledger
 
     seen = deadletters.peek(amqp_url, "ledger.dead", limit=10)
     assert [(d.message_id, d.reason, d.routing_key) for d in seen] == [("needs-fix", "test reason", "ledger.entry")]
-    assert queue_depth(ledger_queue, "ledger.dead") == 1, "peeking must leave the message in place"
+    # peek closes its channel without acking: the broker puts the message back, asynchronously.
+    wait_until(lambda: queue_depth(ledger_queue, "ledger.dead") == 1, timeout=10,
+               message="peeking must leave the message in place")
 
     assert deadletters.replay(amqp_url, "ledger.dead", limit=10) == 1
     assert queue_depth(ledger_queue, "ledger.dead") == 0
