@@ -49,3 +49,22 @@ def test_heartbeats_survive_a_handler_slower_than_the_heartbeat_timeout(consumer
     wait_until(lambda: ledger_count(ledger_db) == 4, timeout=30, message="second slow batch never committed")
     assert not process.saw("amqp_connection_lost"), "the broker dropped the connection during a slow handler"
     assert delivery_stats(ledger_db)["redelivered"] == 0
+
+
+@pytest.mark.timeout(90)
+def test_batch_held_by_an_unroutable_emit_is_never_covered_by_a_later_ack(consumer, publisher, ledger_db, ledger_queue):
+    from tests.support.ledger import EMIT_UNROUTABLE
+
+    publisher.publish_outgoing([entry(0, pad=EMIT_UNROUTABLE)] + [entry(s) for s in range(1, 400)])
+    process = consumer(LEDGER_BATCH_SIZE="100")
+    wait_until(lambda: process.saw("emit_failed"), timeout=30, message="the emit never failed")
+
+    assert process.terminate(timeout=30) == 0
+    assert process.saw("amqp_reconnecting"), "the held batch's channel must be dropped"
+    # Later batches were committed during the drain, but none of their acks may have
+    # settled the held batch: the message that emits must still be queued.
+    wait_until(lambda: queue_depth(ledger_queue, "ledger") > 0, timeout=10, message="held batch was acked")
+    queued = set()
+    while (got := ledger_queue.basic_get("ledger", auto_ack=True))[0] is not None:
+        queued.add(got[1].message_id)
+    assert "entry-0" in queued

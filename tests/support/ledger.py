@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, func, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
-from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
+from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
 from schemas.topology import Exchange, QueueSpec
 
 metadata = MetaData()
@@ -61,7 +61,12 @@ def handle(connection: Connection, batch: Sequence[Incoming[LedgerEntry]]) -> Ba
     connection.execute(insert(ledger_deliveries), [
         {"seq": incoming.payload.seq, "pid": pid, "redelivered": incoming.redelivered} for incoming in batch
     ])
-    return BatchOutcome()
+    return BatchOutcome(emits=[UNROUTABLE_EMIT] if any(i.payload.pad == EMIT_UNROUTABLE for i in batch) else [])
+
+
+EMIT_UNROUTABLE = "emit-unroutable"
+"""An entry whose `pad` says this makes its batch emit a message nothing is bound to."""
+UNROUTABLE_EMIT = Outgoing(LEDGER_EXCHANGE.name, "nobody.home", b"{}", "unroutable-emit")
 
 
 CONSUMER = ConsumerSpec(name="ledger", queue=LEDGER_QUEUE, decode=decode, handle=handle)
