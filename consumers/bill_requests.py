@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
 from schemas import topology
+from schemas.base import describe_errors
 from schemas.telephony import BillError, BillRequest, Period, bill_period
 from storage.bills import bills
 
@@ -31,15 +32,7 @@ def decode_bill_request(routing_key: str, body: bytes) -> BillRequest | InvalidB
     try:
         return BillRequest.model_validate_json(body)
     except ValidationError as error:
-        return InvalidBillRequest(f"invalid bill request: {_summary(error)}")
-
-
-def _summary(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "body"
-        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)
+        return InvalidBillRequest(f"invalid bill request: {describe_errors(error)}")
 
 
 def utc_today() -> date:

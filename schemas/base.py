@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.topology import Exchange
 
@@ -28,3 +28,15 @@ class Message(BaseModel):
 
     def body(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+
+def describe_errors(error: ValidationError, limit: int | None = None) -> str:
+    """One line naming each problem: `field: what is wrong; field: ...` (at most `limit`)."""
+    items = error.errors(include_url=False)
+    shown = items if limit is None else items[:limit]
+    parts = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg'].removeprefix('Value error, ')}"
+        for item in shown
+    ]
+    more = len(items) - len(shown)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

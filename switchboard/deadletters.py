@@ -56,8 +56,8 @@ def replay(amqp_url: str, dead_letter_queue: str, limit: int) -> int:
 
 
 def _republish(producer: Producer, message) -> None:
-    headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-switchboard-")}
     original = message.headers or {}
+    headers = {k: v for k, v in original.items() if not k.startswith("x-switchboard-")}
     props = message.properties
     producer.publish(
         message.body,

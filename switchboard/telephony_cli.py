@@ -53,13 +53,14 @@ def bill(
     """Print a subscriber's monthly bill."""
     from pydantic import ValidationError
 
+    from schemas.base import describe_errors
     from schemas.telephony import BillError, BillRequest, bill_period
 
     try:
         BillRequest(subscriber=subscriber, period=period)
         closed = bill_period(period, datetime.now(timezone.utc).date())
     except ValidationError as error:
-        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)))
+        _fail(describe_errors(error))
     except ValueError as error:
         _fail(str(error))
     result = _bill_over_amqp(subscriber, str(closed)) if via_amqp else _bill_from_database(subscriber, str(closed))

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from consumers.runtime.handler import ConsumerSpec, Incoming
 from consumers.runtime.inbox import Delivery
+from schemas.base import describe_errors
 
 MAX_ERRORS_IN_REASON = 5
 
@@ -20,7 +21,7 @@ def decode(spec: ConsumerSpec, delivery: Delivery, max_body_bytes: int) -> Incom
     try:
         payload = spec.decode(delivery.routing_key, delivery.body)
     except ValidationError as error:
-        return f"invalid payload: {summarize(error)}"
+        return f"invalid payload: {describe_errors(error, limit=MAX_ERRORS_IN_REASON)}"
     except (ValueError, UnicodeDecodeError) as error:
         return f"invalid message: {error}"
     return Incoming(
@@ -34,11 +35,3 @@ def decode(spec: ConsumerSpec, delivery: Delivery, max_body_bytes: int) -> Incom
         headers=dict(props.headers or {}),
     )
 
-
-def summarize(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors()[:MAX_ERRORS_IN_REASON]:
-        where = ".".join(str(part) for part in item["loc"]) or "body"
-        parts.append(f"{where}: {item['msg']}")
-    more = error.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -157,7 +157,8 @@ class ConsumerWorker:
                            dead_letter_queue=self._spec.queue.dead_letter_queue, reason=reason)
 
     def _publish(self, outgoing: list[Outgoing]) -> bool:
-        """Publish and wait for confirms. False if the link was lost (the batch will come again)."""
+        """Publish and wait for confirms. False if they cannot be had: link lost, confirm timeout,
+        or a shutdown while the broker refuses them (the caller gives the channel up)."""
         delay = 0.2
         while outgoing:
             confirm = self._link.publish(outgoing)
