@@ -17,6 +17,7 @@ from bench import report
 from bench.consumers import CASES, run_baseline, run_switchboard
 from bench.env import BenchEnv, bench_env, machine
 from bench.latency import bench_latency
+from bench.notifications import bench_channel, bench_scheduled_memory
 from bench.producer import bench_producer
 from switchboard.logs import configure_logging
 
@@ -36,6 +37,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-scaling", action="store_true", help="skip the 2-process runs")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency phase: records/s (1000)")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="latency phase length (20)")
+    parser.add_argument("--notifications", type=int, default=5_000,
+                        help="notification requests per channel in the sms/email phases (5000; 0 skips them)")
+    parser.add_argument("--scheduled", type=int, default=100_000,
+                        help="sends scheduled for later in the memory phase (100000; 0 skips it)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2,000 messages, 1 run, 5 s of latency; writes bench/results/quick.json only")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -44,6 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.messages, args.latency_seconds, args.no_docs = 1, 2_000, 5.0, True
+        args.notifications, args.scheduled = min(args.notifications, 500), min(args.scheduled, 5_000)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; known: {', '.join(CASES)}")
@@ -61,7 +67,13 @@ def one_run(env: BenchEnv, args: argparse.Namespace, log_dir) -> dict:
                             warmup_s=min(2.0, args.latency_seconds / 5))
     progress(f"  latency at {latency['rate_achieved']:,.0f} records/s: p50 {latency['p50_ms']:.0f} ms, "
              f"p95 {latency['p95_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms")
-    return {"producer": producer, "consumers": consumers, "latency": latency}
+    deliveries = {}
+    for channel in ("sms", "email") if args.notifications else ():
+        deliveries[channel] = bench_channel(env, channel, args.notifications, log_dir)
+        result = deliveries[channel]
+        progress(f"  {channel}: switchboard {result['switchboard']['msgs_per_s']:,.0f} msg/s, "
+                 f"raw {result['raw']['msgs_per_s']:,.0f} msg/s, ratio {result['ratio']:.2f}")
+    return {"producer": producer, "consumers": consumers, "latency": latency, "deliveries": deliveries}
 
 
 def bench_consumer(env: BenchEnv, name: str, n: int, log_dir, scaling: bool) -> dict:
@@ -100,16 +112,23 @@ def main(argv: list[str]) -> int:
         for number in range(1, args.runs + 1):
             progress(f"run {number}/{args.runs}")
             runs.append(one_run(env, args, log_dir))
+        scheduled = None
+        if args.scheduled:
+            scheduled = bench_scheduled_memory(env, args.scheduled, log_dir)
+            progress(f"  {args.scheduled:,} sends scheduled: peak RSS consumer {scheduled['consumer_peak_rss_mb']:.0f} MB, "
+                     f"dispatcher {scheduled['dispatcher_peak_rss_mb']:.0f} MB")
     results = {
         "date": started.strftime("%Y-%m-%d"),
         "started_at": started.isoformat(timespec="seconds"),
         "machine": host,
+        "scheduled_memory": scheduled,
         "settings": {"runs": args.runs, "messages": args.messages, "rate": args.rate,
+                     "notifications": args.notifications, "scheduled": args.scheduled,
                      "latency_seconds": args.latency_seconds, "cases": args.cases.split(","),
                      "quick": args.quick},
         "runs": runs,
     }
-    results["summary"] = report.summarize(runs)
+    results["summary"] = report.summarize(runs, scheduled)
     path = report.write_json(results, "quick.json" if args.quick else "latest.json")
     progress(f"wrote {path.relative_to(report.ROOT)}")
     if not args.no_docs:

@@ -7,6 +7,7 @@ consumer writes for the same messages (bench/baselines.py).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,8 @@ from bench.baselines import RawUpsert, publish_pipelined
 from bench.env import BenchEnv
 from bench.measure import ServiceCpu, wait_until
 from bench.processes import BenchProcess, baseline_process, consumer_process
-from bench.workload import Prefill, as_prefill, completed_calls, shuffled_records
-from schemas.topology import BILLING, CALL_PAIRING, QueueSpec
+from bench.workload import EVENTS_PER_SESSION, Prefill, as_prefill, behaviour_events, completed_calls, shuffled_records
+from schemas.topology import BILLING, CALL_PAIRING, EVENT_SESSIONS, QueueSpec
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ConsumerCase:
     effects_query: str  # SQL: effects committed so far
     expected_effects: Callable[[int], int]  # ... once all N messages are handled
     raw: RawUpsert  # the bare consumer's equivalent write, one row per message
+    prepare: Callable[[BenchEnv], None] = lambda env: None  # before the queue is pre-filled
 
 
 def _call_record_row(record: dict) -> tuple:
@@ -71,7 +73,33 @@ BILLING_CASE = ConsumerCase(
     ),
 )
 
-CASES: dict[str, ConsumerCase] = {case.name: case for case in (CALL_PAIRING_CASE, BILLING_CASE)}
+def _event_row(event: dict) -> tuple:
+    return ("guest", event.get("id") or f"{event['session_id']}/{event['timestamp']}", event["session_id"],
+            event["category"], event["name"], event["timestamp"], json.dumps(event["data"]), "raw")
+
+
+def _register_bench_publisher(env: BenchEnv) -> None:
+    # The bench publishes as guest (the broker sets user_id to it); registering guest as an application
+    # in the bench's own database lets its events through the same attribution check as any other.
+    env.execute("INSERT INTO applications (name) VALUES ('guest') ON CONFLICT DO NOTHING")
+
+
+EVENT_SESSIONS_CASE = ConsumerCase(
+    name="event-sessions",
+    queue=EVENT_SESSIONS,
+    messages=lambda n: as_prefill(behaviour_events(n)),  # n events of n/10 sessions, shuffled
+    effects_query="SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM sessions)",
+    expected_effects=lambda n: n + -(-n // EVENTS_PER_SESSION),  # every event stored, every session created
+    raw=RawUpsert(
+        sql="INSERT INTO events (application, event_id, session_id, category, name, timestamp, data, fingerprint) "
+            "VALUES %s ON CONFLICT (application, event_id) DO NOTHING",
+        row=_event_row,
+        count_query="SELECT count(*) FROM events",
+    ),
+    prepare=_register_bench_publisher,
+)
+
+CASES: dict[str, ConsumerCase] = {case.name: case for case in (CALL_PAIRING_CASE, BILLING_CASE, EVENT_SESSIONS_CASE)}
 
 
 @lru_cache(maxsize=8)
@@ -81,6 +109,7 @@ def _messages(case_name: str, n: int) -> list[Prefill]:
 
 def prefill(env: BenchEnv, case: ConsumerCase, n: int) -> None:
     env.reset()
+    case.prepare(env)
     publish_pipelined(env.amqp_url, _messages(case.name, n))
 
 

@@ -16,7 +16,7 @@ import pika
 import psycopg2
 from sqlalchemy.engine import make_url
 
-from producers.declare import declarations, declare_blocking
+from broker.declare import declarations, declare_blocking
 from schemas.topology import EXCHANGES, QUEUES, QueuePolicy
 from storage.database import drop_database
 from storage.migrate import upgrade
@@ -24,7 +24,9 @@ from storage.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[1]
 AMQP_SERVER = os.environ.get("BENCH_AMQP_SERVER", "amqp://guest:guest@127.0.0.1:5672")
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-EFFECT_TABLES = ("call_records", "calls", "priced_calls")  # tariffs stay: billing needs them
+# Tariffs and applications stay: billing and event sessions need them.
+EFFECT_TABLES = ("call_records", "calls", "priced_calls", "deliveries", "notifications", "contacts", "order_events",
+                 "orders", "events", "sessions", "event_errors")
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -53,6 +55,7 @@ class BenchEnv:
             "SWITCHBOARD_DATABASE_URL": self.database_url,
             "SWITCHBOARD_LOG_FORMAT": "json",
             "SWITCHBOARD_LOG_LEVEL": "INFO",
+            "SWITCHBOARD_METRICS_PORT": "0",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(ROOT),
         }
@@ -78,6 +81,11 @@ class BenchEnv:
             return connection.channel().queue_declare(queue, passive=True).method.message_count
         finally:
             connection.close()
+
+    def execute(self, statement: str) -> None:
+        with psycopg2.connect(self.dsn) as db, db.cursor() as cursor:
+            cursor.execute(statement)
+        db.close()
 
     def count(self, query: str) -> int:
         with psycopg2.connect(self.dsn) as db, db.cursor() as cursor:

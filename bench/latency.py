@@ -19,7 +19,7 @@ from bench.env import BenchEnv
 from bench.measure import percentile, wait_until
 from bench.processes import consumer_process
 from bench.workload import call_pairs
-from producers.outgoing import Outgoing
+from broker.envelope import Outgoing
 from producers.publisher import Publisher
 
 CHANNEL = "bench_priced"
@@ -98,7 +98,7 @@ def bench_latency(env: BenchEnv, log_dir: Path, *, rate: float, seconds: float, 
         "p99_ms": round(percentile(latencies, 99), 1),
         "max_ms": round(max(latencies), 1),
         "peak_rss_mb": {worker_name: round(worker.peak_rss / 2**20, 1)
-                        for worker_name, worker in zip(("call-pairing", "billing"), workers)},
+                        for worker_name, worker in zip(("call-pairing", "billing"), workers, strict=True)},
     }
 
 

@@ -18,10 +18,12 @@ SAMPLE_EVERY_S = 0.1
 
 
 class BenchProcess:
-    """One child process. Ready once it logs `consumer_started` (a JSON line on stderr)."""
+    """One child process. Ready once it logs `ready_event` (a JSON line on stderr)."""
 
-    def __init__(self, module_args: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, module_args: list[str], env: dict[str, str], log_path: Path,
+                 ready_event: str = "consumer_started"):
         self._argv = [sys.executable, "-m", *module_args]
+        self._ready_event = ready_event
         self._env = env
         self._log_path = log_path
         self._ready = threading.Event()
@@ -73,7 +75,7 @@ class BenchProcess:
         with open(self._log_path, "ab") as log:
             for line in self._popen.stderr:
                 log.write(line)
-                if not self._ready.is_set() and b"consumer_started" in line and _event(line) == "consumer_started":
+                if not self._ready.is_set() and _event(line) == self._ready_event:
                     self.ready_at = time.perf_counter()
                     self._cpu_at_ready = self._cpu_time()
                     self._ready.set()

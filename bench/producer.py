@@ -20,7 +20,7 @@ from bench.baselines import WINDOW, bare_properties, publish_pipelined
 from bench.env import BenchEnv
 from bench.measure import ServiceCpu
 from bench.workload import Prefill, call_record_dicts
-from producers.outgoing import Outgoing
+from broker.envelope import Outgoing
 from producers.publisher import Publisher
 from schemas.telephony import parse_call_record
 

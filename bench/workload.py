@@ -7,13 +7,15 @@ and to the baselines.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pika
 
-from producers.outgoing import Outgoing
+from broker.envelope import Outgoing
 from schemas.base import Message
+from schemas.events import SentEvent
 from schemas.telephony import CallCompleted, CallEnd, CallStart
 
 EPOCH = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -65,6 +67,32 @@ def completed_calls(calls: int, *, seed: int = 7) -> list[CallCompleted]:
                       started_at=start.timestamp, ended_at=end.timestamp)
         for start, end in call_pairs(calls, seed=seed)
     ]
+
+
+EVENTS_PER_SESSION = 10
+_EVENT_TYPES = (("page interaction", "pageview"), ("page interaction", "cta click"), ("form interaction", "submit"))
+
+
+def behaviour_events(events: int, *, seed: int = 7) -> list[SentEvent]:
+    """`events` valid events of `events // 10` sessions, the three known types, shuffled (a
+    session's events arrive out of order); every other one carries a sender id."""
+    rng = random.Random(seed)
+    sent, session = [], ""
+    for number in range(events):
+        if number % EVENTS_PER_SESSION == 0:
+            session = str(uuid.UUID(int=rng.getrandbits(128)))
+        category, name = _EVENT_TYPES[number % 3]
+        data = {"host": "shop.example.com", "path": f"/p/{rng.randrange(500)}"}
+        if name == "cta click":
+            data["element"] = "start-trial"
+        elif name == "submit":
+            data["form"] = {"plan": rng.choice(["free", "pro"]), "newsletter": True}
+        fields = {"session_id": session, "category": category, "name": name, "data": data,
+                  "timestamp": (EPOCH + timedelta(seconds=number // EVENTS_PER_SESSION, milliseconds=rng.randrange(60_000)))
+                  .replace(tzinfo=None).isoformat(sep=" ")}
+        sent.append(SentEvent(fields={"id": f"e{number}", **fields} if number % 2 else fields))
+    rng.shuffle(sent)
+    return sent
 
 
 def as_prefill(messages: list[Message], user_id: str = "guest") -> list[Prefill]:

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
+from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Reply
 from schemas import topology
 from schemas.base import describe_errors
 from schemas.telephony import BillError, BillRequest, Period, bill_period
@@ -53,18 +53,14 @@ def make_handler(today: Callable[[], date] = utc_today):
                     raise ValueError(request.error)
                 answerable.append((message, request.subscriber, bill_period(request.period, today())))
             except ValueError as error:
-                outcome.emits.append(_reply(message, BillError(error=str(error))))
+                outcome.emits.append(Reply(BillError(error=str(error)), to=message))
 
         found = bills(conn, [(subscriber, str(period)) for _, subscriber, period in answerable])
         for message, subscriber, period in answerable:
-            outcome.emits.append(_reply(message, found[(subscriber, str(period))]))
+            outcome.emits.append(Reply(found[(subscriber, str(period))], to=message))
         return outcome
 
     return handle_batch
-
-
-def _reply(message: Incoming, reply) -> Outgoing:
-    return Outgoing.reply(reply, message.reply_to, message.correlation_id)
 
 
 handle_batch = make_handler()

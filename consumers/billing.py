@@ -8,14 +8,12 @@ A call belongs to the bill of the UTC month in which it ended.
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Callable, Sequence
+from typing import Sequence
 
 from sqlalchemy.engine import Connection
 
 from consumers.pricing import Tariff, price_call, select_tariff
-from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
+from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
 from schemas import topology
 from schemas.telephony import CallCompleted, CallPriced, Period
 from storage import telephony as store
@@ -36,35 +34,6 @@ def price_completed_call(call: CallCompleted, tariffs: Sequence[Tariff]) -> Call
     )
 
 
-class TariffCache:
-    """Tariffs per database, reloaded after `ttl_s`: they change rarely, calls come in thousands."""
-
-    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[str, tuple[float, list[Tariff]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, conn: Connection) -> list[Tariff]:
-        key = str(conn.engine.url)
-        now = self._clock()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry and now - entry[0] < self._ttl_s:
-            return entry[1]
-        loaded = [Tariff(**row) for row in store.load_tariff_rows(conn)]
-        with self._lock:
-            self._entries[key] = (now, loaded)
-        return loaded
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-TARIFFS = TariffCache()
-
-
 def handle_batch(conn: Connection, batch: Sequence[Incoming[CallCompleted]]) -> BatchOutcome:
     indexes_by_call: dict[str, list[int]] = {}
     calls: dict[str, CallCompleted] = {}  # in-batch dedupe: the first announcement of each call
@@ -76,7 +45,7 @@ def handle_batch(conn: Connection, batch: Sequence[Incoming[CallCompleted]]) -> 
     outcome = BatchOutcome()
     fresh = []
     unpriced = [call for call_id, call in calls.items() if call_id not in priced]
-    tariffs = TARIFFS.get(conn) if unpriced else []
+    tariffs = _tariffs_for(conn, unpriced)
     for call in unpriced:
         try:
             fresh.append(price_completed_call(call, tariffs))
@@ -88,9 +57,16 @@ def handle_batch(conn: Connection, batch: Sequence[Incoming[CallCompleted]]) -> 
     raced = [call.call_id for call in fresh if call.call_id not in inserted]
     priced.update(store.fetch_priced_calls(conn, raced))  # another worker priced them first
 
-    # call.priced is a broadcast for whoever subscribes (none in the fleet yet): not mandatory.
-    outcome.emits = [Outgoing.of(priced[call_id], mandatory=False) for call_id in calls if call_id in priced]
+    # call.priced is a broadcast: no queue of the fleet binds it yet, so it is not mandatory.
+    outcome.emits = [priced[call_id] for call_id in calls if call_id in priced]
     return outcome
+
+
+def _tariffs_for(conn: Connection, calls: Sequence[CallCompleted]) -> list[Tariff]:
+    if not calls:
+        return []
+    starts = [call.started_at for call in calls]
+    return [Tariff(**row) for row in store.tariffs_in_force(conn, min(starts), max(starts))]
 
 
 CONSUMER = ConsumerSpec(
@@ -98,4 +74,5 @@ CONSUMER = ConsumerSpec(
     queue=topology.BILLING,
     decode=decode_call_completed,
     handle=handle_batch,
+    emits=(CallPriced,),
 )

@@ -4,7 +4,7 @@ Rules (specs/telephony.md), applied in arrival order:
 - a record equal in every field to the stored half with its (call_id, type) is a duplicate:
   accepted, nothing written;
 - a different record with the same (call_id, type) is a conflict: the first stays, this one
-  is dead-lettered with a reason naming both;
+  is dead-lettered with a reason naming both (logged without their phone numbers);
 - a half that would make the call end before it starts is dead-lettered (the stored half stays);
 - otherwise the half is stored. A call with both halves is complete and announced; it is
   re-announced whenever a batch touches it again (after a crash between commit and publish,
@@ -18,7 +18,8 @@ from typing import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
-from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Outgoing
+from consumers.reasons import Reason
+from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
 from schemas import topology
 from schemas.telephony import CallCompleted, CallEnd, CallStart, decode_call_record
 from storage import telephony as store
@@ -65,10 +66,7 @@ def _rejection(halves: Mapping[HalfKey, CallRecord], record: CallRecord) -> str 
     if kept is not None:
         if kept == record:
             return None
-        return (
-            f"conflicting {record.type} record for call {record.call_id}: record {_describe(record)} "
-            f"differs from record {_describe(kept)}, received first and kept"
-        )
+        return _conflict(record, kept)
     other = halves.get((record.call_id, "end" if record.type == "start" else "start"))
     if other is None:
         return None
@@ -80,6 +78,16 @@ def _rejection(halves: Mapping[HalfKey, CallRecord], record: CallRecord) -> str 
             f"the {other.type} record was received first and is kept"
         )
     return None
+
+
+def _conflict(record: CallRecord, kept: CallRecord) -> Reason:
+    conflict = f"conflicting {record.type} record for call {record.call_id}"
+    fields, other = record.model_dump(), kept.model_dump()
+    differing = ", ".join(name for name, value in fields.items() if other[name] != value)
+    return Reason(
+        f"{conflict}: record {_describe(record)} differs from record {_describe(kept)}, received first and kept",
+        for_log=f"{conflict}: it differs in {differing} from record {kept.id}, received first and kept",
+    )
 
 
 def _describe(record: CallRecord) -> str:
@@ -107,7 +115,7 @@ def handle_batch(conn: Connection, batch: Sequence[Incoming[CallRecord]]) -> Bat
     store.insert_call_records(conn, decisions.to_insert)
     completed = decisions.completed()
     store.insert_calls(conn, completed)
-    return BatchOutcome(emits=[Outgoing.of(call) for call in completed], rejected=decisions.rejected)
+    return BatchOutcome(emits=list(completed), rejected=decisions.rejected)
 
 
 CONSUMER = ConsumerSpec(
@@ -115,4 +123,5 @@ CONSUMER = ConsumerSpec(
     queue=topology.CALL_PAIRING,
     decode=decode_call_record,
     handle=handle_batch,
+    emits=(CallCompleted,),
 )

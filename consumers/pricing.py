@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 
 from schemas.telephony import format_duration  # the bill's duration format, re-exported here
 
-__all__ = ["Tariff", "format_brl", "format_duration", "price_call", "select_tariff", "standard_stretches"]
+__all__ = ["Tariff", "format_brl", "format_duration", "price_call", "select_tariff", "standard_minutes",
+           "standard_stretches"]
 
 _CENT = Decimal("0.01")
 _MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+_BLOCK_DAYS = 28  # shorter than the gap between two DST changes of any zone
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,7 @@ def price_call(start: datetime, end: datetime, tariff: Tariff) -> Decimal:
         raise ValueError("call times must be timezone-aware")
     if end < start:
         raise ValueError(f"call ends ({end.isoformat()}) before it starts ({start.isoformat()})")
-    minutes = sum(stretch // _MINUTE for stretch in standard_stretches(start, end, tariff))
-    price = tariff.standing_charge + minutes * tariff.per_minute
+    price = tariff.standing_charge + standard_minutes(start, end, tariff) * tariff.per_minute
     return price.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
@@ -73,6 +75,52 @@ def standard_stretches(start: datetime, end: datetime, tariff: Tariff) -> list[t
             stretches.append(overlap)
         day += timedelta(days=1)
     return stretches
+
+
+def standard_minutes(start: datetime, end: datetime, tariff: Tariff) -> int:
+    """Completed standard-time minutes: the sum of `stretch // 1 minute` over
+    `standard_stretches`, without walking every day of a long call.
+
+    Days whose windows lie wholly inside the call are counted in blocks of up to 28 days: when
+    the zone's UTC offset is the same at the first window's opening and the last one's
+    closing, no DST change happened in between (two never fall within 28 days), so every
+    window of the block has its local length. Otherwise, and at both ends of the call, day
+    by day."""
+    zone = ZoneInfo(tariff.timezone)
+    day, last_day = start.astimezone(zone).date() - _DAY, end.astimezone(zone).date()
+    if (last_day - day).days < _BLOCK_DAYS:  # most calls: a day or two, no block to count
+        return sum(stretch // _MINUTE for stretch in standard_stretches(start, end, tariff))
+    minutes = 0
+    while day <= last_day:
+        block_last = min(day + timedelta(days=_BLOCK_DAYS - 1), last_day)
+        opens, _ = _standard_window(day, tariff, zone)
+        _, closes = _standard_window(block_last, tariff, zone)
+        if start <= opens and closes <= end and _same_offset(day, block_last, tariff, zone):
+            minutes += ((block_last - day).days + 1) * (_local_window_length(tariff) // _MINUTE)
+            day = block_last + _DAY
+            continue
+        window_start, window_end = _standard_window(day, tariff, zone)
+        overlap = min(end, window_end) - max(start, window_start)
+        if overlap > timedelta(0):
+            minutes += overlap // _MINUTE
+        day += _DAY
+    return minutes
+
+
+def _same_offset(first_day: date, last_day: date, tariff: Tariff, zone: ZoneInfo) -> bool:
+    """The zone's offset at the wall-clock opening of the first window and at the closing of the
+    last (a time a DST change skipped counts with the offset before the change, as the
+    window itself does)."""
+    opens = datetime.combine(first_day, tariff.standard_start, zone)
+    closes_on = last_day if tariff.standard_end > tariff.standard_start else last_day + _DAY
+    return opens.utcoffset() == datetime.combine(closes_on, tariff.standard_end, zone).utcoffset()
+
+
+def _local_window_length(tariff: Tariff) -> timedelta:
+    today = date(2000, 1, 1)  # any day: wall-clock arithmetic, no zone
+    opens = datetime.combine(today, tariff.standard_start)
+    closes = datetime.combine(today, tariff.standard_end)
+    return closes - opens if closes > opens else closes + _DAY - opens
 
 
 @lru_cache(maxsize=4096)  # pure, and calls cluster on the same days: a hot path of billing

@@ -19,7 +19,11 @@ from schemas.telephony import Bill, BillError, BillRequest
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 
-class BillTimeout(TimeoutError):
+class BillUnavailable(Exception):
+    """Nobody can answer: the request was not routed, or no reply came in time."""
+
+
+class BillTimeout(BillUnavailable, TimeoutError):
     pass
 
 
@@ -27,6 +31,7 @@ def request_bill(amqp_url: str, subscriber: str, period: str | None = None, time
     request = BillRequest(subscriber=subscriber, period=period)
     correlation_id = uuid.uuid4().hex
     replies: list[bytes] = []
+    returned: list[str] = []
 
     def on_reply(message) -> None:
         if message.properties.get("correlation_id") == correlation_id:
@@ -37,8 +42,10 @@ def request_bill(amqp_url: str, subscriber: str, period: str | None = None, time
         # Direct reply-to requires consuming from the pseudo-queue before publishing.
         consumer = Consumer(channel, queues=[Queue(DIRECT_REPLY_TO, no_declare=True)], no_ack=True, on_message=on_reply)
         consumer.consume()
-        Producer(channel).publish(
-            request.body(),
+        producer = Producer(channel, on_return=lambda _error, exchange, routing_key, _message: returned.append(
+            f"nothing is bound to routing key {routing_key!r} on exchange {exchange!r}: run `switchboard topology`"))
+        producer.publish(
+            request.to_json_bytes(),
             exchange=request.exchange.name,
             routing_key=request.routing_key(),
             content_type="application/json",
@@ -51,6 +58,8 @@ def request_bill(amqp_url: str, subscriber: str, period: str | None = None, time
         )
         try:
             while not replies:
+                if returned:
+                    raise BillUnavailable(returned[0])
                 connection.drain_events(timeout=timeout)
         except TimeoutError:
             raise BillTimeout(f"no reply to the bill request within {timeout:.0f}s; is the bill-requests consumer running?") from None

@@ -23,10 +23,11 @@ class Message(BaseModel):
 
     def message_id(self) -> str:
         """Stable across retries: derived from the type and the content."""
-        digest = hashlib.sha256(self.message_type.encode() + b"\0" + self.body()).hexdigest()
+        digest = hashlib.sha256(self.message_type.encode() + b"\0" + self.to_json_bytes()).hexdigest()
         return digest[:32]
 
-    def body(self) -> bytes:
+    def to_json_bytes(self) -> bytes:
+        """The AMQP body: the JSON payload itself. (Not `body()`: contracts may have a `body` field.)"""
         return self.model_dump_json(exclude_none=True).encode()
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from schemas import telephony
+from schemas import events, notifications, orders, telephony
 from schemas.base import Message
 
 PUBLISHED = (
+    notifications.ContactUpserted,
+    notifications.NotificationRequested,
+    orders.OrderCreated,
+    orders.OrderStatusChanged,
     telephony.CallStart,
     telephony.CallEnd,
     telephony.CallCompleted,
@@ -13,6 +17,7 @@ PUBLISHED = (
     telephony.BillRequest,
     telephony.Bill,
     telephony.BillError,
+    events.Event,
 )
 
 
@@ -23,6 +28,6 @@ def json_schemas(models: tuple[type[Message], ...] = PUBLISHED) -> dict[str, dic
         schema = model.model_json_schema()
         schema["x-exchange"] = model.exchange.name
         schema["x-message-type"] = model.message_type
-        schema["x-routing-key"] = model.message_type.rsplit(".v", 1)[0]
+        schema["x-routing-key"] = getattr(model, "routing_key_pattern", model.message_type.rsplit(".v", 1)[0])
         result[model.message_type] = schema
     return result

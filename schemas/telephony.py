@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -21,6 +22,11 @@ from schemas.topology import TELEPHONY, Exchange
 # --- field types ---------------------------------------------------------------------
 
 _PHONE = re.compile(r"[0-9]{10,11}")  # not \d: that also matches non-ASCII digits
+# A call record is dated between the Unix epoch and now, give or take a switch's clock skew:
+# anything else is a broken record, refused by the first consumer that reads it.
+EARLIEST_RECORD = datetime(1970, 1, 1, tzinfo=timezone.utc)
+RECORD_CLOCK_SKEW = timedelta(minutes=5)
+_SKEW_S = RECORD_CLOCK_SKEW.total_seconds()
 _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
 _CENT = Decimal("0.01")
 
@@ -57,6 +63,16 @@ def _aware_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _plausible_record_time(value: datetime) -> datetime:
+    seconds = value.timestamp()  # one number for both bounds: this runs for every record
+    if seconds < 0:
+        raise ValueError(f"timestamp {value.isoformat()} is before 1970-01-01T00:00:00Z: no call record is that old")
+    if seconds > time_module.time() + _SKEW_S:
+        raise ValueError(f"timestamp {value.isoformat()} is in the future (more than "
+                         f"{RECORD_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of the current time)")
+    return value
+
+
 def _two_places(value: Decimal) -> Decimal:
     if not value.is_finite() or value != value.quantize(_CENT):
         raise ValueError(f"amount must have at most 2 decimal places, got {value}")
@@ -68,6 +84,7 @@ Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), BeforeValidator(_int_to_str)
 ]
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text_only), AfterValidator(_aware_utc)]
+RecordTime = Annotated[UtcDatetime, AfterValidator(_plausible_record_time)]
 Money = Annotated[Decimal, AfterValidator(_two_places)]
 
 
@@ -171,7 +188,7 @@ class CallStart(Message):
 
     type: Literal["start"] = "start"
     id: Identifier
-    timestamp: UtcDatetime
+    timestamp: RecordTime
     call_id: Identifier
     source: PhoneNumber
     destination: PhoneNumber
@@ -186,7 +203,7 @@ class CallEnd(Message):
 
     type: Literal["end"] = "end"
     id: Identifier
-    timestamp: UtcDatetime
+    timestamp: RecordTime
     call_id: Identifier
 
     def message_id(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Collection, Iterable, Sequence
 
-from sqlalchemy import any_, bindparam, select, text
+from sqlalchemy import any_, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import Text
@@ -77,10 +79,35 @@ def insert_calls(conn: Connection, completed: Sequence[CallCompleted]) -> None:
     _INSERT_CALLS.execute_objects(conn, sorted(completed, key=lambda call: call.call_id))
 
 
-def load_tariff_rows(conn: Connection) -> list[dict]:
-    """All tariffs as plain dicts (column name -> value), oldest first."""
-    rows = conn.execute(select(tariffs).order_by(tariffs.c.effective_from))
+# No tariff in force yet at the earliest start: from the first one (-infinity, not NULL).
+_IN_FORCE_AT_EARLIEST = func.coalesce(
+    select(func.max(tariffs.c.effective_from)).where(tariffs.c.effective_from <= bindparam("earliest")).scalar_subquery(),
+    literal_column("'-infinity'::timestamptz"),
+)
+_TARIFFS_IN_FORCE = (
+    select(tariffs)
+    .where(tariffs.c.effective_from <= bindparam("latest"), tariffs.c.effective_from >= _IN_FORCE_AT_EARLIEST)
+    .order_by(tariffs.c.effective_from)
+)
+
+
+def tariffs_in_force(conn: Connection, earliest: datetime, latest: datetime) -> list[dict]:
+    """The tariffs that price calls starting between `earliest` and `latest`: the one in force
+    at `earliest` and every later one up to `latest`, oldest first, as plain dicts. Read per
+    batch (one small query on the unique index of effective_from): a tariff that takes effect
+    now applies to the next batch, never a minute later."""
+    rows = conn.execute(_TARIFFS_IN_FORCE, {"earliest": earliest, "latest": latest})
     return [dict(row._mapping) for row in rows]
+
+
+def add_tariff(conn: Connection, row: dict) -> bool:
+    """Insert a tariff; False if one with its id or its effective_from exists already."""
+    inserted = conn.execute(pg_insert(tariffs).values(**row).on_conflict_do_nothing().returning(tariffs.c.id))
+    return inserted.first() is not None
+
+
+def all_tariffs(conn: Connection) -> list[dict]:
+    return [dict(row._mapping) for row in conn.execute(select(tariffs).order_by(tariffs.c.effective_from))]
 
 
 def insert_priced_calls(conn: Connection, priced: Sequence[CallPriced]) -> set[str]:

@@ -11,7 +11,13 @@ import typer
 
 from switchboard.logs import configure_logging
 from switchboard.settings import get_settings
-from switchboard.telephony_cli import bill, publish_app
+from switchboard import notifications_cli, replay_cli, status_cli
+from switchboard.deadletters_cli import dead_letters_app
+from switchboard.apps_cli import apps_app
+from switchboard.events_cli import event_errors, events, session
+from switchboard.publish_cli import publish_app
+from switchboard.tariffs_cli import tariffs_app
+from switchboard.telephony_cli import bill
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -32,29 +38,30 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
-def run(consumers: Annotated[Optional[list[str]], typer.Argument(help="consumer names (default: all)")] = None) -> None:
-    """Run consumers: one in this process, or several (default all), one process each, supervised."""
-    from switchboard.fleet import CONSUMERS, runtime_options
-
-    names = consumers or list(CONSUMERS)
-    unknown = [name for name in names if name not in CONSUMERS]
-    if unknown:
-        _fail(f"unknown consumer {', '.join(unknown)}; known: {', '.join(CONSUMERS)}")
-    if len(names) == 1:
-        from consumers.runtime.runner import run_consumer
-
-        settings = get_settings()
-        raise typer.Exit(run_consumer(CONSUMERS[names[0]], amqp_url=settings.amqp_url,
-                                      database_url=settings.database_url, options=runtime_options(settings)))
+def run(names: Annotated[Optional[list[str]], typer.Argument(help="consumer names (default: the whole fleet)")] = None) -> None:
+    """Run one consumer in this process, or several (default: the whole fleet), one process each, supervised."""
+    from switchboard.fleet import CONSUMERS, configured_consumer, consumer_processes, fleet_processes, runtime_options
     from switchboard.supervisor import Supervisor
 
-    raise typer.Exit(Supervisor(names).run())
+    unknown = [name for name in names or [] if name not in CONSUMERS]
+    if unknown:
+        _fail(f"unknown consumer {', '.join(unknown)}; known: {', '.join(CONSUMERS)}")
+    settings = get_settings()
+    if names and len(names) == 1:
+        from consumers.runtime.runner import run_consumer
+        from switchboard.health import consumer_health
+
+        raise typer.Exit(run_consumer(configured_consumer(names[0], settings), amqp_url=settings.amqp_url,
+                                      database_url=settings.database_url, options=runtime_options(settings),
+                                      on_worker=lambda worker: consumer_health(settings, names[0], worker)))
+    children = consumer_processes(names) if names else fleet_processes(settings)
+    raise typer.Exit(Supervisor(children, metrics_port=settings.metrics_port).run())
 
 
 @app.command()
 def topology() -> None:
     """Declare exchanges, queues, bindings and dead-letter queues (idempotent); print them."""
-    from producers.declare import declarations, declare_blocking
+    from broker.declare import declarations, declare_blocking
     from schemas.topology import EXCHANGES, QUEUES
     from switchboard.fleet import queue_policy
 
@@ -97,54 +104,6 @@ def wait(timeout: Annotated[float, typer.Option(help="seconds to wait for each s
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON object for scripts")] = False) -> None:
-    """Per queue: messages ready, unacked, consumers, dead-lettered."""
-    from schemas.topology import QUEUES
-    from switchboard.status import queue_status
-
-    settings = get_settings()
-    try:
-        rows = queue_status(settings.amqp_url, settings.management_url, list(QUEUES))
-    except OSError as error:
-        _fail(f"RabbitMQ not reachable: {error}")
-    if as_json:
-        typer.echo(json.dumps({"queues": [row.as_dict() for row in rows]}))
-        return
-    typer.echo(f"{'queue':<16} {'ready':>8} {'unacked':>8} {'consumers':>9} {'dead':>8}")
-    for row in rows:
-        if not row.exists:
-            typer.echo(f"{row.queue:<16} missing (run `switchboard topology`)")
-            continue
-        cells = [_cell(row.ready), _cell(row.unacked), _cell(row.consumers), _cell(row.dead_lettered)]
-        typer.echo(f"{row.queue:<16} {cells[0]:>8} {cells[1]:>8} {cells[2]:>9} {cells[3]:>8}")
-
-
-@app.command("dead-letters")
-def dead_letters(
-    queue: Annotated[str, typer.Argument(help="a consumer queue, e.g. call-pairing")],
-    limit: Annotated[int, typer.Option(help="at most this many messages")] = 20,
-    do_replay: Annotated[bool, typer.Option("--replay", help="publish them again to their original routing key")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
-) -> None:
-    """Show a queue's dead letters with their reasons, or replay them after a fix."""
-    from schemas.topology import QUEUES
-    from switchboard import deadletters
-
-    names = {spec.name: spec for spec in QUEUES}
-    if queue not in names:
-        _fail(f"unknown queue {queue!r}; known: {', '.join(names)}")
-    url = get_settings().amqp_url
-    if do_replay:
-        typer.echo(f"replayed {deadletters.replay(url, names[queue].dead_letter_queue, limit)} messages")
-        return
-    for letter in deadletters.peek(url, names[queue].dead_letter_queue, limit):
-        if as_json:
-            typer.echo(json.dumps(letter.as_dict()))
-        else:
-            typer.echo(f"{letter.dead_lettered_at}  {letter.message_id}  [{letter.routing_key}]  {letter.reason}")
-
-
-@app.command()
 def schemas() -> None:
     """Print the JSON Schema of every message contract (one JSON object keyed by message type)."""
     from schemas.export import json_schemas
@@ -153,7 +112,19 @@ def schemas() -> None:
 
 
 app.add_typer(publish_app, name="publish")
+app.add_typer(dead_letters_app, name="dead-letters")  # kinds registered by the modules below
+app.command()(notifications_cli.dispatch)
+app.command("dev-sinks")(notifications_cli.dev_sinks)
+app.command()(notifications_cli.deliveries)
+app.command()(notifications_cli.order)
+app.command()(replay_cli.replay)
+app.command()(status_cli.status)
+app.add_typer(tariffs_app, name="tariffs")
 app.command()(bill)
+app.add_typer(apps_app, name="apps")
+app.command()(session)
+app.command()(events)
+app.command("event-errors")(event_errors)
 
 
 def _cell(value: int | None) -> str:
@@ -161,7 +132,16 @@ def _cell(value: int | None) -> str:
 
 
 def main() -> None:
-    app(prog_name="switchboard")
+    from switchboard.errors import explain
+
+    try:
+        app(prog_name="switchboard")
+    except Exception as error:  # noqa: BLE001 - refusals and absences become one clear line
+        message = explain(error)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

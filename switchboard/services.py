@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import kombu
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+
+from tenacity import RetryError, Retrying, stop_after_delay, wait_fixed
 
 from storage.database import make_engine
 
@@ -45,15 +45,11 @@ def _probe_postgres(database_url: str) -> None:
 
 
 def _wait(service: str, timeout: float, probe) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            probe()
-            return
-        except Exception as error:  # noqa: BLE001 - any failure means "not yet"
-            if time.monotonic() >= deadline:
-                raise ServiceUnavailable(
-                    f"{service} is not reachable after {timeout:.0f}s ({type(error).__name__}); "
-                    f"{HOW_TO_START[service]}"
-                ) from None
-        time.sleep(0.5)
+    """Probe every half second until it succeeds; any failure means "not yet"."""
+    try:
+        Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.5))(probe)
+    except RetryError as gave_up:
+        error = gave_up.last_attempt.exception()
+        raise ServiceUnavailable(
+            f"{service} is not reachable after {timeout:.0f}s ({type(error).__name__}); {HOW_TO_START[service]}"
+        ) from None

@@ -1,4 +1,4 @@
-"""`switchboard publish calls FILE` and `switchboard bill SUBSCRIBER`."""
+"""`switchboard bill SUBSCRIBER`: a monthly bill, from PostgreSQL or over AMQP (RPC)."""
 
 from __future__ import annotations
 
@@ -8,40 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from switchboard.settings import get_settings
-
-publish_app = typer.Typer(no_args_is_help=True, help="Validate and publish messages from files.")
-
-PROGRESS_EVERY = 10_000
-
-
-@publish_app.command("calls")
-def publish_calls(path: Annotated[str, typer.Argument(help="JSON lines file of call records, or - for stdin")]) -> None:
-    """Publish call records (start/end); print what was published and every rejected line."""
-    from producers.calls import publish_call_file
-    from producers.errors import PublishError
-    from producers.publisher import Publisher
-
-    settings = get_settings()
-
-    def progress(count: int) -> None:
-        if count % PROGRESS_EVERY < 250:
-            typer.echo(f"... {count} records confirmed", err=True)
-
-    try:
-        with Publisher(settings.amqp_url, app_id=settings.app_id, window=settings.publish_window,
-                       confirm_timeout=settings.confirm_timeout_s) as publisher:
-            report = publish_call_file(publisher, path, on_progress=progress)
-    except FileNotFoundError:
-        typer.echo(f"error: no such file: {path}", err=True)
-        raise typer.Exit(2)
-    except PublishError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
-    for line in report.rejected:
-        typer.echo(f"line {line.line_number}: rejected: {line.reason}", err=True)
-    typer.echo(f"published {report.published} records, rejected {len(report.rejected)} lines")
-    if report.rejected:
-        raise typer.Exit(1)
 
 
 def bill(
@@ -82,11 +48,11 @@ def _bill_from_database(subscriber: str, period: str):
 
 
 def _bill_over_amqp(subscriber: str, period: str):
-    from producers.bill_rpc import BillTimeout, request_bill
+    from producers.bill_rpc import BillUnavailable, request_bill
 
     try:
         return request_bill(get_settings().amqp_url, subscriber, period)
-    except BillTimeout as error:
+    except BillUnavailable as error:
         _fail(str(error))
 
 
@@ -109,4 +75,4 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-__all__ = ["publish_app", "bill", "render_bill"]
+__all__ = ["bill", "render_bill"]

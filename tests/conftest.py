@@ -8,8 +8,9 @@ when they are down fails loudly; it is never skipped.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,7 +18,12 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
+from sqlalchemy import text
+
 from tests.support import broker
+from tests.support.fleet_tools import purge_fleet_queues
+from tests.support.processes import ROOT, ConsumerProcess
+from tests.support.leftovers import remove_stale, run_name
 
 TESTS = Path(__file__).parent
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -79,20 +85,34 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    """Fails the test, with a clear message, unless RabbitMQ and PostgreSQL answer."""
+    """Fails the test, with a clear message, unless RabbitMQ and PostgreSQL answer; then removes
+    what killed runs left behind (tests/support/leftovers.py)."""
     require_services()
+    _remove_leftovers()
+
+
+def _remove_leftovers() -> None:
+    from storage.database import drop_database
+
+    server = make_url(POSTGRES_URL)
+    with psycopg2.connect(server.set(drivername="postgresql").render_as_string(hide_password=False)) as db:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE 'switchboard\\_test\\_%'")
+            databases = [row[0] for row in cursor.fetchall()]
+    db.close()
+    removed = remove_stale(
+        broker.list_vhosts(), databases, broker.delete_vhost,
+        lambda name: drop_database(server.set(database=name).render_as_string(hide_password=False)))
+    if removed:
+        print(f"removed {len(removed)} vhosts and databases left by killed test runs: {', '.join(removed)}")
 
 
 # --- RabbitMQ ----------------------------------------------------------------------------
 
-def _run_name(prefix: str, separator: str) -> str:
-    return separator.join([prefix, str(os.getpid()), secrets.token_hex(3)])
-
-
 @pytest.fixture(scope="session")
 def test_vhost(services: None):
     """A vhost of this run, with full permissions for guest; deleted at session end."""
-    vhost = _run_name("switchboard-test", "-")
+    vhost = run_name("switchboard-test", "-")
     broker.create_vhost(vhost)
     try:
         yield vhost
@@ -113,7 +133,7 @@ def database_url(services: None):
     from storage.database import drop_database
     from storage.migrate import upgrade
 
-    url = make_url(POSTGRES_URL).set(database=_run_name("switchboard_test", "_"))
+    url = make_url(POSTGRES_URL).set(database=run_name("switchboard_test", "_"))
     url = url.render_as_string(hide_password=False)
     try:
         upgrade(url)
@@ -146,6 +166,7 @@ def service_env(amqp_url: str, database_url: str) -> dict[str, str]:
         "SWITCHBOARD_AMQP_URL": amqp_url,
         "SWITCHBOARD_DATABASE_URL": database_url,
         "SWITCHBOARD_LOG_FORMAT": "json",
+        "SWITCHBOARD_METRICS_PORT": "0",  # any free port: test processes run side by side
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -156,3 +177,90 @@ def settings(amqp_url: str, database_url: str):
     from switchboard.settings import Settings
 
     return Settings(amqp_url=amqp_url, database_url=database_url, log_format="json")
+
+
+@pytest.fixture
+def bare_vhost_url(services: None):
+    """The AMQP URL of a vhost of this test alone, where nothing is declared; deleted afterwards."""
+    vhost = run_name("switchboard-test-bare", "-")
+    broker.create_vhost(vhost)
+    try:
+        yield f"amqp://guest:guest@{broker.AMQP_HOST}:{broker.AMQP_PORT}/{quote(vhost, safe='')}"
+    finally:
+        broker.delete_vhost(vhost)
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """`spawn(env, name, module=..., args=...)` starts a process (tests.support.processes) that is
+    stopped at the end of the test whatever happens: none may outlive its test and consume the
+    next test's messages."""
+    from tests.support.processes import ConsumerProcess
+
+    started = []
+
+    def start(env: dict, name: str, module: str = "tests.support.run_ledger", args: tuple = ()):
+        process = ConsumerProcess(env, tmp_path / f"{name}.log", module=module, args=args).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+# --- the fleet as processes --------------------------------------------------------------
+
+EFFECT_TABLES = ("priced_calls, calls, call_records, deliveries, notifications, contacts, order_events, orders, "
+                 "events, sessions, event_errors, applications")
+
+
+@pytest.fixture
+def fleet(service_env, engine, amqp_url, tmp_path):
+    """Empty effect tables and queues, the topology declared by the CLI, and `start(name)` to run a
+    consumer as a process (`switchboard run NAME`; `start(name, command=(...))` runs another
+    switchboard command); every process is stopped afterwards."""
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {EFFECT_TABLES}"))
+    subprocess.run([sys.executable, "-m", "switchboard", "topology"], env=service_env, check=True,
+                   capture_output=True, timeout=60, cwd=ROOT)
+    purge_fleet_queues(amqp_url)
+    started: list[ConsumerProcess] = []
+
+    def start(name: str, command: tuple[str, ...] | None = None, **env) -> ConsumerProcess:
+        process = ConsumerProcess({**service_env, **env}, tmp_path / f"{name}-{len(started)}.log",
+                                  module="switchboard", args=command or ("run", name))
+        started.append(process.start())
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def providers():
+    """A real SMTP server and HTTP SMS gateway that record what they receive."""
+    from tests.support.providers import SmsGateway, SmtpServer
+
+    smtp, sms = SmtpServer().start(), SmsGateway().start()
+    yield smtp, sms
+    smtp.stop()
+    sms.stop()
+
+
+@pytest.fixture
+def notifications(fleet, providers):
+    """Start the notifications fleet (contacts, orders, sms, email and both dispatchers) against
+    the test providers: `start(**env)` returns the processes by name."""
+    smtp, sms = providers
+
+    def start(**env) -> dict[str, ConsumerProcess]:
+        env = {"SWITCHBOARD_SMTP_URL": smtp.url, "SWITCHBOARD_SMS_GATEWAY_URL": sms.url,
+               "SWITCHBOARD_SMS_READ_TIMEOUT_S": "1", **env}
+        processes = {name: fleet(name, **env) for name in ("contacts", "orders", "sms", "email")}
+        for channel in ("sms", "email"):
+            processes[f"{channel}-dispatcher"] = fleet(f"{channel}-dispatcher", ("dispatch", channel), **env)
+        return processes
+
+    return start

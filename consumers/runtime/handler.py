@@ -2,18 +2,19 @@
 
 A consumer is a queue, a decoder and a batch handler. The handler is a plain function:
 it receives the validated messages of one batch and a SQLAlchemy connection inside the
-batch's transaction, and returns which messages it rejects and what it emits. The runtime
-owns the transaction, the dead letters, the confirms and the acks.
+batch's transaction, and returns which messages it rejects and which domain messages it
+emits. The runtime owns the transaction, the dead letters, the AMQP envelope of what is
+emitted (exchange, routing key, `mandatory` from the topology), the confirms and the acks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar, Union
 
 from sqlalchemy.engine import Connection
 
-from producers.outgoing import Outgoing
+from schemas.base import Message
 from schemas.topology import QueueSpec
 
 M = TypeVar("M")
@@ -33,11 +34,27 @@ class Incoming(Generic[M]):
     headers: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An RPC answer to one incoming message: sent to its `reply_to`, never mandatory (the
+    caller may have gone)."""
+
+    message: Message
+    to: Incoming
+
+    @property
+    def reply_to(self) -> str:
+        return self.to.reply_to or ""
+
+
+Emit = Union[Message, Reply]
+
+
 @dataclass
 class BatchOutcome:
     """What a handler decided: `rejected` maps a batch index to the reason it is dead-lettered."""
 
-    emits: list[Outgoing] = field(default_factory=list)
+    emits: list[Emit] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
 
 
@@ -53,4 +70,5 @@ class ConsumerSpec:
     queue: QueueSpec
     decode: Decoder
     handle: BatchHandler
+    emits: tuple[type[Message], ...] = ()  # their exchanges are declared with the queue
     requires_user_id: bool = False

@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from storage.database import make_engine
-from storage.tables import metadata
+from storage.schema import metadata
 
 config = context.config
 

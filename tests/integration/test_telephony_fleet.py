@@ -11,72 +11,23 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 
-import pika
 import pytest
 from sqlalchemy import text
 
 from consumers.pricing import Tariff, price_call
 from producers.bill_rpc import request_bill
 from producers.calls import read_call_records
-from producers.outgoing import Outgoing
+from broker.envelope import Outgoing
 from producers.publisher import Publisher
 from schemas.telephony import BillError, CallEnd, CallStart
 from storage.bills import bill
-from tests.support.processes import ROOT, ConsumerProcess
+from tests.support.fleet_tools import count, dead_letters
+from tests.support.processes import ROOT
 from tests.support.waiting import wait_until
 
 SUBSCRIBER = "99988526423"
 SAMPLE = ROOT / "examples" / "calls.jsonl"
 ORIGINAL_TARIFF = Tariff(1, "original", datetime(2000, 1, 1, tzinfo=timezone.utc), Decimal("0.36"), Decimal("0.09"))
-TELEPHONY_TABLES = "priced_calls, calls, call_records"
-
-
-@pytest.fixture
-def fleet(service_env, engine, amqp_url, tmp_path):
-    """Clean telephony tables and queues, the topology declared by the CLI, and a way to start consumers."""
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {TELEPHONY_TABLES}"))
-    switchboard = [sys.executable, "-m", "switchboard"]
-    subprocess.run([*switchboard, "topology"], env=service_env, check=True, capture_output=True, timeout=60)
-    _purge_all(amqp_url)
-    started: list[ConsumerProcess] = []
-
-    def start(name: str) -> ConsumerProcess:
-        process = ConsumerProcess(service_env, tmp_path / f"{name}.log", module="switchboard", args=("run", name))
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
-
-
-def _purge_all(amqp_url: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    for queue in ("call-pairing", "billing", "bill-requests"):
-        channel.queue_purge(queue)
-        channel.queue_purge(f"{queue}.dead")
-    connection.close()
-
-
-def count(engine, table: str) -> int:
-    with engine.connect() as connection:
-        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-
-
-def dead_letters(amqp_url: str, queue: str) -> list[tuple[bytes, dict]]:
-    """(body, headers) of every message in `queue`.dead, consumed."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    found = []
-    while True:
-        method, props, body = channel.basic_get(f"{queue}.dead", auto_ack=True)
-        if method is None:
-            break
-        found.append((body, props.headers))
-    connection.close()
-    return found
 
 
 def raw_record(body: dict | str, routing_key: str, message_id: str) -> Outgoing:
@@ -159,7 +110,7 @@ def test_killing_consumers_mid_stream_prices_nothing_twice(fleet, amqp_url, engi
     with Publisher(amqp_url) as publisher:
         publisher.publish_many(records)
         for target in (400, 900, 1400):
-            wait_until(lambda: count(engine, "priced_calls") >= target, timeout=90,
+            wait_until(lambda target=target: count(engine, "priced_calls") >= target, timeout=90,
                        message=lambda: f"pricing stuck at {count(engine, 'priced_calls')}")
             kills += [billing.kill9(), pairing.kill9()]
             billing.start()

@@ -13,11 +13,12 @@ from sqlalchemy import func, select, text
 from consumers import bill_requests, billing, call_pairing
 from consumers.runtime.handler import Incoming
 from producers.calls import read_call_records
-from schemas.telephony import CallCompleted, CallEnd, CallPriced, CallStart
+from schemas.telephony import CallEnd, CallStart
 from storage.bills import bill
 from storage.database import drop_database, make_engine
 from storage.migrate import upgrade
 from storage.tables import call_records, calls, priced_calls
+from tests.support.leftovers import run_name
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,9 @@ SUBSCRIBER = "99988526423"
 @pytest.fixture(scope="module")
 def db():
     base = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    url = base.rsplit("/", 1)[0] + f"/sb_test_tel_{os.getpid()}"
+    url = base.rsplit("/", 1)[0] + "/" + run_name("switchboard_test_tel", "_")
     upgrade(url)
     engine = make_engine(url)
-    billing.TARIFFS.clear()
     try:
         yield engine
     finally:
@@ -60,7 +60,7 @@ def run_pairing(db, records, batch_size=5):
         batch = [incoming(record) for record in records[offset : offset + batch_size]]
         with db.begin() as conn:
             outcome = call_pairing.handle_batch(conn, batch)
-        completed += [CallCompleted.model_validate_json(out.body) for out in outcome.emits]
+        completed += outcome.emits
         rejected += outcome.rejected.values()
     return completed, rejected
 
@@ -71,7 +71,7 @@ def run_billing(db, completed, batch_size=4):
         with db.begin() as conn:
             outcome = billing.handle_batch(conn, [incoming(c) for c in completed[offset : offset + batch_size]])
         assert outcome.rejected == {}
-        priced += [CallPriced.model_validate_json(out.body) for out in outcome.emits]
+        priced += outcome.emits
     return priced
 
 
@@ -129,13 +129,11 @@ def test_a_price_never_changes_once_stored(db):
     completed, _ = run_pairing(db, sample_records())
     run_billing(db, completed)
     with db.begin() as conn:
-        conn.execute(text("UPDATE tariffs SET per_minute = 5"))  # cached or not, stored prices stand
-    billing.TARIFFS.clear()
+        conn.execute(text("UPDATE tariffs SET per_minute = 5"))  # stored prices stand
     again = run_billing(db, completed)
     assert {p.call_id: p.price for p in again}["71"] == Decimal("0.99")
     with db.begin() as conn:
         conn.execute(text("UPDATE tariffs SET per_minute = 0.09"))
-    billing.TARIFFS.clear()
 
 
 def test_bill_request_replies(db):
@@ -156,7 +154,35 @@ def test_bill_request_replies(db):
     with db.begin() as conn:
         outcome = handle(conn, batch)
     assert outcome.rejected == {3: "no reply_to"}
-    replies = {out.correlation_id: (out.routing_key, json.loads(out.body)) for out in outcome.emits}
+    replies = {reply.to.correlation_id: (reply.reply_to, json.loads(reply.message.to_json_bytes())) for reply in outcome.emits}
     assert replies["a"][0] == "q1" and replies["a"][1]["total"] == "90.81" and len(replies["a"][1]["calls"]) == 6
     assert replies["b"][1] == {"error": "period 2018-01 has not ended yet; bills exist only for closed months"}
     assert "subscriber" in replies["c"][1]["error"]
+
+
+def test_tariffs_in_force_for_a_batch(db):
+    from datetime import datetime, time, timezone
+
+    from storage import telephony as store
+
+    def at(year: int) -> datetime:
+        return datetime(year, 1, 1, tzinfo=timezone.utc)
+
+    later = {"id": "t2030", "name": "2030", "effective_from": at(2030), "standing_charge": Decimal("1"),
+             "per_minute": Decimal("1"), "standard_start": time(6), "standard_end": time(22), "timezone": "UTC"}
+    with db.begin() as conn:
+        assert store.add_tariff(conn, later)
+        assert not store.add_tariff(conn, {**later, "id": "again"}), "one tariff per effective_from"
+    try:
+        with db.connect() as conn:
+            def ids(earliest: int, latest: int) -> list[str]:
+                return [row["id"] for row in store.tariffs_in_force(conn, at(earliest), at(latest))]
+
+            assert ids(2017, 2018) == ["original"]
+            assert ids(1999, 2017) == ["original"], "before every tariff: from the first one"
+            assert ids(1990, 1995) == []
+            assert ids(2017, 2031) == ["original", "t2030"]
+            assert ids(2030, 2030) == ["t2030"], "a tariff is in force from its effective_from, inclusive"
+    finally:
+        with db.begin() as conn:
+            conn.execute(text("DELETE FROM tariffs WHERE id = 't2030'"))

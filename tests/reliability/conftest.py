@@ -5,10 +5,10 @@ from __future__ import annotations
 import pika
 import pytest
 
-from producers.declare import declarations, declare_blocking
+from broker.declare import declarations, declare_blocking
 from producers.publisher import Publisher
 from schemas.topology import QueuePolicy
-from tests.support.ledger import LEDGER_QUEUE, metadata
+from tests.support.ledger import LEDGER_QUEUE, SINK_QUEUE, metadata
 from tests.support.processes import ConsumerProcess
 
 
@@ -22,11 +22,13 @@ def ledger_db(engine):
 
 @pytest.fixture
 def ledger_queue(amqp_url):
-    """A fresh ledger queue (and dead-letter queue) in the test vhost."""
+    """A fresh ledger queue (and dead-letter queue) in the test vhost; no sink queue, so the
+    ledger consumer's emits are unroutable unless a test declares it."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     channel = connection.channel()
-    for name in (LEDGER_QUEUE.name, LEDGER_QUEUE.dead_letter_queue):
-        channel.queue_delete(name)
+    for spec in (LEDGER_QUEUE, SINK_QUEUE):
+        channel.queue_delete(spec.name)
+        channel.queue_delete(spec.dead_letter_queue)
     declare_blocking(channel, declarations([LEDGER_QUEUE], QueuePolicy("quorum", delivery_limit=50)))
     yield channel
     if connection.is_open:

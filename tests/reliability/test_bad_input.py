@@ -7,17 +7,8 @@ import json
 import pytest
 
 from consumers.runtime import deadletter
-from tests.support.ledger_tools import delivery_stats, entry, ledger_count, queue_depth, raw
+from tests.support.ledger_tools import dead_letters, delivery_stats, entry, ledger_count, queue_depth, raw
 from tests.support.waiting import wait_until
-
-
-def dead_letters(channel, expected: int, timeout: float = 30) -> list:
-    wait_until(lambda: queue_depth(channel, "ledger.dead") >= expected, timeout=timeout,
-               message=lambda: f"{queue_depth(channel, 'ledger.dead')} of {expected} dead letters")
-    found = []
-    while (got := channel.basic_get("ledger.dead", auto_ack=True))[0] is not None:
-        found.append(got)
-    return found
 
 
 @pytest.mark.timeout(90)
@@ -81,17 +72,19 @@ def test_dead_letters_can_be_inspected_then_replayed(amqp_url, publisher, ledger
         _delivery_of(ledger_queue), consumer="ledger", dead_letter_queue="ledger.dead", reason="test reason")
     publisher.publish_outgoing([letter])
 
-    seen = deadletters.peek(amqp_url, "ledger.dead", limit=10)
+    seen = deadletters.listing(amqp_url, "ledger.dead", deadletters.Filter(limit=10))
     assert [(d.message_id, d.reason, d.routing_key) for d in seen] == [("needs-fix", "test reason", "ledger.entry")]
     # peek closes its channel without acking: the broker puts the message back, asynchronously.
     wait_until(lambda: queue_depth(ledger_queue, "ledger.dead") == 1, timeout=10,
                message="peeking must leave the message in place")
 
-    assert deadletters.replay(amqp_url, "ledger.dead", limit=10) == 1
+    assert deadletters.replay(amqp_url, "ledger.dead", deadletters.Filter(), max_replays=3).done == 1
     assert queue_depth(ledger_queue, "ledger.dead") == 0
     method, props, body = ledger_queue.basic_get("ledger", auto_ack=True)
     assert body == b'{"seq": 1, "oops": 1}' and props.message_id == "needs-fix"
-    assert not any(key.startswith("x-switchboard-") for key in (props.headers or {}))
+    # The reason and origin are dropped; the count of replays is kept (a second replay says 2).
+    ours = {key: value for key, value in props.headers.items() if key.startswith("x-switchboard-")}
+    assert ours == {deadletter.REPLAYS: 1}
 
 
 def _delivery_of(channel):

@@ -46,7 +46,7 @@ def test_kill_9_mid_batch_loses_and_duplicates_nothing(consumer, publisher, ledg
     exit_codes = []
     for round_ in range(1, 5):
         target = round_ * TOTAL // 6
-        wait_until(lambda: ledger_count(ledger_db) >= target, timeout=60, message=f"no progress to {target}")
+        wait_until(lambda target=target: ledger_count(ledger_db) >= target, timeout=60, message=f"no progress to {target}")
         exit_codes.append(process.kill9())
         process.start()
     feeder.join(timeout=120)
@@ -65,7 +65,7 @@ def test_closed_connections_recover_publisher_and_consumer(consumer, publisher, 
     feeder, errors = publish_in_background(publisher, list(range(TOTAL)), chunk=250)
     for round_ in range(1, 3):
         target = round_ * TOTAL // 4
-        wait_until(lambda: ledger_count(ledger_db) >= target, timeout=60, message=f"no progress to {target}")
+        wait_until(lambda target=target: ledger_count(ledger_db) >= target, timeout=60, message=f"no progress to {target}")
         closed = broker.close_connections(test_vhost, {"test-publisher", "consumer-ledger"})
         assert closed == 2, f"expected to close the publisher's and the consumer's connections, closed {closed}"
     feeder.join(timeout=120)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from producers.errors import Unroutable
-from producers.outgoing import Outgoing
+from broker.errors import Unroutable
+from broker.envelope import Outgoing
 from tests.support.ledger_tools import delivery_stats, entry, ledger_count, queue_depth
 from tests.support.waiting import wait_until
 
@@ -53,18 +53,33 @@ def test_heartbeats_survive_a_handler_slower_than_the_heartbeat_timeout(consumer
 
 @pytest.mark.timeout(90)
 def test_batch_held_by_an_unroutable_emit_is_never_covered_by_a_later_ack(consumer, publisher, ledger_db, ledger_queue):
-    from tests.support.ledger import EMIT_UNROUTABLE
+    from tests.support.ledger import EMIT
 
-    publisher.publish_outgoing([entry(0, pad=EMIT_UNROUTABLE)] + [entry(s) for s in range(1, 400)])
+    # The sink queue is not declared: the emit of entry 0 comes back unroutable.
+    publisher.publish_outgoing([entry(0, pad=EMIT)] + [entry(s) for s in range(1, 400)])
     process = consumer(LEDGER_BATCH_SIZE="100")
     wait_until(lambda: process.saw("emit_failed"), timeout=30, message="the emit never failed")
 
     assert process.terminate(timeout=30) == 0
-    assert process.saw("amqp_reconnecting"), "the held batch's channel must be dropped"
-    # Later batches were committed during the drain, but none of their acks may have
-    # settled the held batch: the message that emits must still be queued.
+    assert not process.saw("amqp_reconnecting"), "holding a batch must not give its channel up"
+    # No later batch may have been acked during the shutdown: an ack(multiple) would have
+    # settled the held batch with it. The message that emits must still be queued.
     wait_until(lambda: queue_depth(ledger_queue, "ledger") > 0, timeout=10, message="held batch was acked")
     queued = set()
     while (got := ledger_queue.basic_get("ledger", auto_ack=True))[0] is not None:
         queued.add(got[1].message_id)
     assert "entry-0" in queued
+
+
+@pytest.mark.timeout(30)
+def test_unroutable_message_is_reported_when_its_id_is_in_flight_twice(publisher, ledger_queue):
+    ledger_queue.queue_declare("plain", arguments={"x-queue-type": "classic"})
+    ledger_queue.queue_bind("plain", "ledger-test", "plain.entry")
+    routable = Outgoing("ledger-test", "plain.entry", b"{}", "same-id")
+    unroutable = Outgoing("ledger-test", "nobody.home", b"{}", "same-id")
+    for _ in range(20):  # a classic queue confirms at once: both acks tend to come as one
+        with pytest.raises(Unroutable) as raised:
+            publisher.publish_outgoing([routable, unroutable])
+        assert raised.value.routing_key == "nobody.home"
+    assert queue_depth(ledger_queue, "plain") == 20
+    ledger_queue.queue_delete("plain")

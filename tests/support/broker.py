@@ -38,6 +38,10 @@ def create_vhost(vhost: str, user: str = "guest") -> None:
     rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
 
 
+def list_vhosts() -> list[str]:
+    return [row["name"] for row in json.loads(rabbitmqctl("list_vhosts", "name", "--formatter", "json", "-q") or "[]")]
+
+
 def delete_vhost(vhost: str) -> None:
     """Delete the vhost with everything in it (queues, exchanges, connections)."""
     rabbitmqctl("delete_vhost", vhost)

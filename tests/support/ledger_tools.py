@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, text
 
-from producers.outgoing import Outgoing
+from tests.support.waiting import wait_until
+
+from broker.envelope import Outgoing
 from tests.support.ledger import LEDGER_QUEUE, LedgerEntry, ledger
 
 
@@ -35,3 +37,11 @@ def delivery_stats(engine) -> dict:
 def queue_depth(channel, name: str) -> int:
     return channel.queue_declare(name, passive=True).method.message_count
 
+
+def dead_letters(channel, expected: int, timeout: float = 30) -> list:
+    wait_until(lambda: queue_depth(channel, "ledger.dead") >= expected, timeout=timeout,
+               message=lambda: f"{queue_depth(channel, 'ledger.dead')} of {expected} dead letters")
+    found = []
+    while (got := channel.basic_get("ledger.dead", auto_ack=True))[0] is not None:
+        found.append(got)
+    return found

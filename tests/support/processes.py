@@ -57,3 +57,6 @@ class ConsumerProcess:
 
     def saw(self, event: str) -> bool:
         return any(item.get("event") == event for item in self.events())
+
+    def count(self, event: str) -> int:
+        return sum(item.get("event") == event for item in self.events())

@@ -7,7 +7,7 @@ from consumers.runtime.runner import run_consumer
 from consumers.runtime.worker import RuntimeOptions
 from schemas.topology import QueuePolicy
 from switchboard.logs import configure_logging
-from tests.support.ledger import CONSUMER
+from tests.support.ledger import CONSUMER, LEDGER_TOPOLOGY
 
 if __name__ == "__main__":
     configure_logging(os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO"), "json")
@@ -17,7 +17,10 @@ if __name__ == "__main__":
         max_body_bytes=int(os.environ.get("LEDGER_MAX_BODY", "4096")),
         handler_attempts=2,
         heartbeat_s=int(os.environ.get("LEDGER_HEARTBEAT_S", "30")),
-        policy=QueuePolicy("quorum", delivery_limit=50),
+        reconnect_budget_s=float(os.environ.get("LEDGER_RECONNECT_BUDGET_S", "300")),
+        policy=QueuePolicy("quorum", delivery_limit=int(os.environ.get("LEDGER_DELIVERY_LIMIT", "50"))),
+        topology=LEDGER_TOPOLOGY,
+        management_url=os.environ.get("SWITCHBOARD_MANAGEMENT_URL", "http://127.0.0.1:15672"),
     )
     sys.exit(run_consumer(
         CONSUMER,

@@ -62,7 +62,7 @@ def deliveries(draw, records):
     arrivals = draw(st.permutations(records + extra))
     cuts = sorted(draw(st.sets(st.integers(1, max(1, len(arrivals) - 1)), max_size=5)))
     bounds = [0, *cuts, len(arrivals)]
-    return [arrivals[a:b] for a, b in zip(bounds, bounds[1:]) if a < b]
+    return [arrivals[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
 
 
 def bills_after(batches) -> dict:

@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
 
-from producers.calls import LoadReport, publish_call_file, read_call_records
+from producers.calls import parse_call_object, read_call_records
+from producers.files import LoadReport, publish_file
 from schemas.telephony import CallEnd, CallStart
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "calls.jsonl"
@@ -80,7 +81,7 @@ def test_publish_call_file_streams_valid_records(tmp_path):
     path = tmp_path / "calls.jsonl"
     path.write_text(EXAMPLE.read_text() + "garbage\n")
     publisher, progress = FakePublisher(), []
-    report = publish_call_file(publisher, path, on_progress=progress.append)
+    report = publish_file(publisher, path, parse_call_object, on_progress=progress.append)
     assert report == LoadReport(published=16, rejected=report.rejected)
     assert [(r.line_number, r.reason.split(":")[0]) for r in report.rejected] == [(17, "invalid JSON")]
     assert len(progress) == 16

@@ -2,8 +2,18 @@ from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consumers.pricing import Tariff, format_brl, format_duration, price_call, select_tariff
+from consumers.pricing import (
+    Tariff,
+    format_brl,
+    format_duration,
+    price_call,
+    select_tariff,
+    standard_minutes,
+    standard_stretches,
+)
 
 ORIGINAL = Tariff(
     id="original",
@@ -162,3 +172,29 @@ def test_format_duration_of_timedelta():
 )
 def test_format_brl(amount, text):
     assert format_brl(Decimal(amount)) == text
+
+
+# --- the fast count of standard minutes agrees with the day-by-day definition -------------
+
+ZONES = ["UTC", "America/Sao_Paulo", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+WINDOWS = [(time(6), time(22)), (time(22), time(6)), (time(0, 30), time(23, 45)), (time(9, 15), time(9, 16))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc)),
+    length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=800)),
+    zone=st.sampled_from(ZONES),
+    window=st.sampled_from(WINDOWS),
+)
+def test_standard_minutes_equal_the_sum_of_floored_stretches(start, length, zone, window):
+    tariff = Tariff("t", "t", datetime(1970, 1, 1, tzinfo=timezone.utc), Decimal("0.36"), Decimal("0.09"),
+                    standard_start=window[0], standard_end=window[1], timezone=zone)
+    end = start + length
+    by_definition = sum(stretch // timedelta(minutes=1) for stretch in standard_stretches(start, end, tariff))
+    assert standard_minutes(start, end, tariff) == by_definition
+
+
+def test_a_call_of_decades_is_priced_without_walking_every_day():
+    start, end = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert standard_minutes(start, end, ORIGINAL) == 20454 * 16 * 60  # every day's full 16 hours

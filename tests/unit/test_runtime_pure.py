@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pika
 import pytest
@@ -11,9 +10,9 @@ from consumers.runtime import deadletter
 from consumers.runtime.decoding import decode
 from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
 from consumers.runtime.inbox import Delivery
-from producers.declare import declarations
+from broker.declare import declarations
 from schemas.topology import QUEUES, QueuePolicy
-from switchboard.logs import redact
+from switchboard.redaction import redact_credentials as redact
 from tests.support.ledger import CONSUMER, LEDGER_QUEUE
 
 
@@ -86,7 +85,7 @@ def test_redact_hides_passwords_in_urls(text):
 
 
 def test_outgoing_properties_are_persistent_and_carry_the_envelope():
-    from producers.outgoing import Outgoing
+    from broker.envelope import Outgoing
 
     props = Outgoing("x", "k", b"{}", "id-1", "thing.v1", correlation_id="c").properties("switchboard", "guest")
     assert props.delivery_mode == 2

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.telephony import (
+    parse_call_record,
     Bill,
     BillError,
     BillLine,
@@ -127,7 +128,7 @@ def test_completed_call_cannot_end_before_it_starts():
 
 def test_priced_call_money_is_a_two_place_string():
     priced = CallPriced(**completed().model_dump(), price=Decimal("0.9"), tariff_id="original", period="2017-12")
-    assert json.loads(priced.body())["price"] == "0.90"
+    assert json.loads(priced.to_json_bytes())["price"] == "0.90"
     with pytest.raises(ValidationError, match="2 decimal places"):
         CallPriced(**completed().model_dump(), price=Decimal("0.991"), tariff_id="original", period="2017-12")
 
@@ -147,7 +148,7 @@ def test_bill_json_shape():
             )
         ],
     )
-    assert json.loads(bill.body()) == {
+    assert json.loads(bill.to_json_bytes()) == {
         "subscriber": "99988526423",
         "period": "2017-12",
         "total": "0.99",
@@ -161,7 +162,7 @@ def test_bill_json_shape():
             }
         ],
     }
-    assert json.loads(BillError(error="nope").body()) == {"error": "nope"}
+    assert json.loads(BillError(error="nope").to_json_bytes()) == {"error": "nope"}
 
 
 def test_bill_request_period_is_optional_and_checked():
@@ -205,3 +206,27 @@ def test_bill_period():
     assert bill_period("2025-12", today) == Period(2025, 12)
     with pytest.raises(PeriodNotEnded):
         bill_period("2026-01", today)
+
+
+# --- a call record is dated between 1970 and now (plus a small clock skew) ----------------
+
+def _start_at(moment: datetime) -> dict:
+    return {"type": "start", "id": "1-start", "call_id": "1", "timestamp": moment.isoformat(),
+            "source": "99988526423", "destination": "9933468278"}
+
+
+def test_record_times_at_their_bounds():
+    from schemas.telephony import EARLIEST_RECORD, RECORD_CLOCK_SKEW
+
+    now = datetime.now(timezone.utc)
+    assert parse_call_record(_start_at(EARLIEST_RECORD)).timestamp == EARLIEST_RECORD
+    assert parse_call_record(_start_at(now + RECORD_CLOCK_SKEW - timedelta(seconds=30)))
+    with pytest.raises(ValidationError, match="before 1970-01-01T00:00:00Z"):
+        parse_call_record(_start_at(EARLIEST_RECORD - timedelta(microseconds=1)))
+    with pytest.raises(ValidationError, match="in the future"):
+        parse_call_record(_start_at(now + RECORD_CLOCK_SKEW + timedelta(seconds=30)))
+
+
+def test_an_end_in_the_year_9999_is_refused_with_a_reason():
+    with pytest.raises(ValidationError, match="9999-12-31T12:00:00.*in the future"):
+        parse_call_record({"type": "end", "id": "9-end", "call_id": "9", "timestamp": "9999-12-31T12:00:00Z"})

@@ -1,4 +1,4 @@
-"""Errors a publisher raises to its caller."""
+"""Errors the AMQP layer raises to its callers (publishers, the consumer runtime)."""
 
 
 class PublishError(Exception):
@@ -23,3 +23,21 @@ class Nacked(PublishError):
 
 class ConnectionLost(PublishError):
     """The connection closed before the broker confirmed the message; safe to publish again."""
+
+
+class LinkFailed(PublishError):
+    """The link gave up for good; the message says why and what to do. Its `kind`:
+
+    - REFUSED: the broker refused what retrying cannot fix (credentials, permissions, a
+      missing exchange, a conflicting declaration);
+    - UNREACHABLE: the reconnect budget is spent;
+    - CRASHED: the link's I/O thread died.
+    """
+
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    CRASHED = "crashed"
+
+    def __init__(self, reason: str, *, kind: str):
+        super().__init__(reason)
+        self.kind = kind
