@@ -1,21 +1,18 @@
-"""Queue depths for operators: ready, unacked, consumers, dead-lettered per queue.
+"""Queue depths for operators: ready, unacked, consumers, dead-lettered and rates per queue.
 
-Ready and consumer counts come over AMQP (kombu, passive declares). Unacked counts exist
-only in the management API; when it is not enabled they are reported as unknown (None).
+Ready and consumer counts come over AMQP (kombu, passive declares: current). Unacked counts and
+rates exist only in the management API; when it cannot be reached they are unknown (None),
+and the reason is given.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass
 
 import kombu
 from amqp.exceptions import NotFound
 
+from broker.management import Management, ManagementUnavailable
 from schemas.topology import QueueSpec
 
 
@@ -27,19 +24,39 @@ class QueueStatus:
     unacked: int | None = None
     consumers: int | None = None
     dead_lettered: int | None = None
+    rate_in: float | None = None  # messages/s published into the queue (management API)
+    rate_out: float | None = None  # messages/s delivered from it
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def queue_status(amqp_url: str, management_url: str, queues: list[QueueSpec]) -> list[QueueStatus]:
+def queue_status(amqp_url: str, management_url: str, queues: list[QueueSpec]) -> tuple[list[QueueStatus], str | None]:
+    """Every queue's status, and why the management figures are missing (None if they are not)."""
     with kombu.Connection(amqp_url, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=1)
         result = [_amqp_status(connection, spec) for spec in queues]
-        unacked = _management_unacked(connection, management_url)
+    try:
+        figures = _management_figures(Management(management_url, amqp_url))
+    except ManagementUnavailable as error:
+        return result, f"unacked counts and rates need the RabbitMQ management API: {error}"
     for status in result:
-        status.unacked = unacked.get(status.queue) if unacked is not None else None
-    return result
+        status.unacked, status.rate_in, status.rate_out = figures.get(status.queue, (None, None, None))
+    return result, None
+
+
+def problems(rows: list[QueueStatus]) -> list[str]:
+    """What `status --check` fails on: a missing queue, a queue nobody consumes, dead letters."""
+    found = []
+    for row in rows:
+        if not row.exists:
+            found.append(f"{row.queue}: missing (run `switchboard topology`)")
+            continue
+        if not row.consumers:
+            found.append(f"{row.queue}: no consumer")
+        if row.dead_lettered:
+            found.append(f"{row.queue}: {row.dead_lettered} dead letters (`switchboard dead-letters list {row.queue}`)")
+    return found
 
 
 def _amqp_status(connection: kombu.Connection, spec: QueueSpec) -> QueueStatus:
@@ -62,14 +79,12 @@ def _passive_declare(connection: kombu.Connection, name: str) -> tuple[int, int]
             channel.close()
 
 
-def _management_unacked(connection: kombu.Connection, management_url: str) -> dict[str, int] | None:
-    vhost = urllib.parse.quote(connection.virtual_host or "/", safe="")
-    request = urllib.request.Request(f"{management_url.rstrip('/')}/api/queues/{vhost}?columns=name,messages_unacknowledged")
-    token = base64.b64encode(f"{connection.userid}:{connection.password}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=3) as response:
-            rows = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    return {row["name"]: row.get("messages_unacknowledged", 0) for row in rows}
+def _management_figures(management: Management) -> dict[str, tuple[int, float, float]]:
+    rows = management.get("queues", management.vhost) or []
+    figures = {}
+    for row in rows:
+        stats = row.get("message_stats") or {}
+        figures[row["name"]] = (row.get("messages_unacknowledged", 0),
+                                (stats.get("publish_details") or {}).get("rate", 0.0),
+                                (stats.get("deliver_get_details") or {}).get("rate", 0.0))
+    return figures
