@@ -10,6 +10,10 @@ import pika
 
 from schemas.base import Message
 
+# A replay is published by the operator's user, which the broker checks `user_id` against: the
+# user who first published the message travels in this header instead.
+ORIGINAL_USER_HEADER = "x-switchboard-original-user-id"
+
 
 @dataclass(frozen=True)
 class Outgoing:

@@ -3,7 +3,10 @@
 Per batch, in one transaction:
 - the registered applications are read once; an event is attributed to the application its
   AMQP user_id names (the broker checked it against the connection's user). No user_id, or
-  one that is not a registered application (the admin user is not one), is refused;
+  one that is not a registered application (the admin user is not one), is refused. A replay
+  (`switchboard replay`) is published by an operator, not an application: the application
+  that first sent it is in the x-switchboard-original-user-id header, which is believed only
+  when the user_id is not an application's (applications cannot impersonate each other);
 - every event passes the rules of consumers/event_rules.py (decoded before the batch);
 - valid events are stored once per (application, id); each touched session is created once
   and its aggregates grow by the events actually inserted (storage/event_store.py);
@@ -21,6 +24,7 @@ from typing import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
+from broker.envelope import ORIGINAL_USER_HEADER
 from consumers.event_rules import EventRules, InvalidEvent, ValidEvent, derived_id, judge
 from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
 from schemas import topology
@@ -42,6 +46,13 @@ class Decisions:
         self.errors.append(error_row(message, application, reason))
 
 
+def sender(message: Incoming, registered: Mapping[str, datetime | None]) -> str | None:
+    """The user that sent the event: the AMQP user_id, or for a replay by an operator the original one."""
+    if message.user_id in registered:
+        return message.user_id
+    return (message.headers or {}).get(ORIGINAL_USER_HEADER) or message.user_id
+
+
 def attribution(user_id: str | None, registered: Mapping[str, datetime | None]) -> tuple[str | None, str | None]:
     """(application, None) for a registered, active application; (None, reason) otherwise."""
     if not user_id:
@@ -57,7 +68,7 @@ def attribution(user_id: str | None, registered: Mapping[str, datetime | None]) 
 def decide(batch: Sequence[Incoming[Judged]], registered: Mapping[str, datetime | None]) -> Decisions:
     decisions = Decisions()
     for message in batch:
-        application, refusal = attribution(message.user_id, registered)
+        application, refusal = attribution(sender(message, registered), registered)
         judged = message.payload
         if refusal is not None:
             decisions.refuse(message, None, refusal)

@@ -24,12 +24,11 @@ from typing import Callable, Iterator
 
 import pika
 
-from broker.envelope import Outgoing
+from broker.envelope import ORIGINAL_USER_HEADER, Outgoing
 from producers.publisher import Publisher
 from schemas.topology import archive_of, replay_exchange_of, topic_matches
 
 REPLAYED_AT = "x-switchboard-replayed-at"
-ORIGINAL_USER = "x-switchboard-original-user-id"
 CHUNK = 500
 
 
@@ -134,7 +133,7 @@ def _matches(routing_key: str, props, request: ReplayRequest) -> bool:
 def _again(routing_key: str, props, body: bytes, request: ReplayRequest, user: str) -> Outgoing:
     headers = {**(props.headers or {}), REPLAYED_AT: datetime.now(timezone.utc).isoformat()}
     if props.user_id and props.user_id != user:
-        headers[ORIGINAL_USER] = props.user_id
+        headers[ORIGINAL_USER_HEADER] = props.user_id
     return Outgoing(
         exchange="" if request.to_queue else replay_exchange_of(request.exchange),
         routing_key=request.to_queue or routing_key,

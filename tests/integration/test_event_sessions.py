@@ -3,7 +3,10 @@ event-sessions consumer running as processes, sessions and errors read back from
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
@@ -16,6 +19,7 @@ from schemas.events import SentEvent
 from storage.event_queries import session as read_session
 from tests.support.apps import TestApps, publish_raw
 from tests.support.fleet_tools import count, dead_letters
+from tests.support.processes import ROOT
 from tests.support.waiting import wait_until
 
 BASE = datetime(2021, 1, 1, 9, 0, tzinfo=timezone.utc)
@@ -218,3 +222,31 @@ def test_unknown_types_are_stored_when_the_policy_accepts_them(fleet, apps, engi
                                                                   ("video interaction", "play")]
     assert reasons[0].startswith("invalid event: data: Input should be an object")
     assert reasons[1].startswith("invalid page interaction/cta click data: element: Field required")
+
+
+@pytest.mark.timeout(180)
+def test_replayed_events_keep_their_application_and_the_header_cannot_impersonate_one(fleet, apps, engine,
+                                                                                       service_env):
+    shop, blog = apps("shop"), apps("blog")
+    session = uuid4()
+    since = (datetime.now(timezone.utc) - timedelta(seconds=2)).replace(microsecond=0).isoformat()
+    fleet("event-sessions")
+    publish(shop, [event(session, BASE + timedelta(seconds=k), f"/{k}") for k in range(3)])
+    forged = {**event(session, BASE, "/forged"), "id": "forged-1"}
+    publish_raw(blog.amqp_url, [("event.page_interaction.pageview", forged, blog.user)],
+                headers={"x-switchboard-original-user-id": shop.user})
+    wait_until(lambda: count(engine, "events") == 4, timeout=60, message=lambda: f"{count(engine, 'events')} events")
+    with engine.begin() as connection:
+        forged_by = connection.execute(text("SELECT application FROM events WHERE event_id = 'forged-1'")).scalar_one()
+        connection.execute(text("DELETE FROM events WHERE application = :app"), {"app": shop.app})
+        connection.execute(text("DELETE FROM sessions"))
+    assert forged_by == blog.app, "an application's own user_id wins over the header"
+
+    replayed = subprocess.run([sys.executable, "-m", "switchboard", "replay", "tracking", "--since", since,
+                               "--json"], env=service_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["republished"] >= 4
+    wait_until(lambda: count_where(engine, "events", f"application = '{shop.app}'") == 3, timeout=60,
+               message="the replayed events were not stored as the shop's")
+    assert count_where(engine, "event_errors", f"body LIKE '%{session}%'") == 0, \
+        "no replayed event was refused as the operator's"

@@ -39,7 +39,8 @@ class TestApps:
             management.delete("connections", "username", name)
 
 
-def publish_raw(amqp_url: str, messages: list[tuple[str, bytes | dict, str | None]], exchange: str = "tracking") -> None:
+def publish_raw(amqp_url: str, messages: list[tuple[str, bytes | dict, str | None]], exchange: str = "tracking",
+                headers: dict | None = None) -> None:
     """(routing key, body, user_id) each, persistent, confirmed, on one connection."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
@@ -48,7 +49,8 @@ def publish_raw(amqp_url: str, messages: list[tuple[str, bytes | dict, str | Non
         for routing_key, body, user_id in messages:
             data = json.dumps(body).encode() if isinstance(body, dict) else body
             channel.basic_publish(exchange, routing_key, data, pika.BasicProperties(
-                delivery_mode=pika.DeliveryMode.Persistent, content_type="application/json", user_id=user_id),
+                delivery_mode=pika.DeliveryMode.Persistent, content_type="application/json", user_id=user_id,
+                headers=headers),
                 mandatory=True)
     finally:
         if connection.is_open:
