@@ -42,7 +42,7 @@ def archived(fleet, amqp_url):
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     channel = connection.channel()
     channel.confirm_delivery()
-    channel.basic_publish("telephony", "call.end", json.dumps({"note": "stamped now, archived first"}).encode(),
+    channel.basic_publish("telephony", "call.start", json.dumps({"note": "stamped now, archived first"}).encode(),
                           pika.BasicProperties(message_id="m-now", timestamp=int(time.time()), delivery_mode=2))
     for year in (2001, 2002, 2003):
         for kind in ("start", "end"):
@@ -74,7 +74,8 @@ def test_replay_by_time_range_routing_key_dry_run_and_into_one_queue(archived, s
     assert (report["matched"], report["republished"], report["dry_run"]) == (2, 0, True)
     assert report["read"] >= 4, "read from the first message at or after --since"
 
-    done = switchboard(service_env, "replay", "telephony", "--since", "2002-01-01", "--routing-key", "call.start",
+    done = switchboard(service_env, "replay", "telephony", "--since", "2002-01-01", "--until", "2003-12-31",
+                       "--routing-key", "call.start",
                        "--to-queue", "replayed", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["republished"] == 2
