@@ -18,6 +18,7 @@ from bench.consumers import CASES, run_baseline, run_switchboard
 from bench.env import BenchEnv, bench_env, machine
 from bench.latency import bench_latency
 from bench.notifications import bench_channel, bench_scheduled_memory
+from bench.archive import bench_archive
 from bench.producer import bench_producer
 from switchboard.logs import configure_logging
 
@@ -41,6 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="notification requests per channel in the sms/email phases (5000; 0 skips them)")
     parser.add_argument("--scheduled", type=int, default=100_000,
                         help="sends scheduled for later in the memory phase (100000; 0 skips it)")
+    parser.add_argument("--no-archive", action="store_true",
+                        help="skip the archive phase (producer with and without the archive, replay vs raw reader)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2,000 messages, 1 run, 5 s of latency; writes bench/results/quick.json only")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -117,18 +120,25 @@ def main(argv: list[str]) -> int:
             scheduled = bench_scheduled_memory(env, args.scheduled, log_dir)
             progress(f"  {args.scheduled:,} sends scheduled: peak RSS consumer {scheduled['consumer_peak_rss_mb']:.0f} MB, "
                      f"dispatcher {scheduled['dispatcher_peak_rss_mb']:.0f} MB")
+        archive = None if args.no_archive else bench_archive(env, args.messages)
+        if archive:
+            progress(f"  archive: producer with/without {archive['producer']['switchboard_ratio']:.2f} "
+                     f"(raw {archive['producer']['raw_ratio']:.2f}); replay dry run "
+                     f"{archive['replay']['dry_run_ratio']:.2f}x raw reader, to a queue "
+                     f"{archive['replay']['to_queue_ratio']:.2f}x raw copy")
     results = {
         "date": started.strftime("%Y-%m-%d"),
         "started_at": started.isoformat(timespec="seconds"),
         "machine": host,
         "scheduled_memory": scheduled,
+        "archive": archive,
         "settings": {"runs": args.runs, "messages": args.messages, "rate": args.rate,
                      "notifications": args.notifications, "scheduled": args.scheduled,
                      "latency_seconds": args.latency_seconds, "cases": args.cases.split(","),
                      "quick": args.quick},
         "runs": runs,
     }
-    results["summary"] = report.summarize(runs, scheduled)
+    results["summary"] = report.summarize(runs, scheduled, archive)
     path = report.write_json(results, "quick.json" if args.quick else "latest.json")
     progress(f"wrote {path.relative_to(report.ROOT)}")
     if not args.no_docs:

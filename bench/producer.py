@@ -26,7 +26,7 @@ from schemas.telephony import parse_call_record
 
 
 @lru_cache(maxsize=2)
-def _records(n: int) -> tuple[list[dict], list[Prefill], list[Prefill]]:
+def producer_records(n: int) -> tuple[list[dict], list[Prefill], list[Prefill]]:
     dicts = call_record_dicts(n)
     properties = bare_properties()
     bare, enveloped = [], []
@@ -39,16 +39,16 @@ def _records(n: int) -> tuple[list[dict], list[Prefill], list[Prefill]]:
 
 
 def bench_producer(env: BenchEnv, n: int) -> dict:
-    dicts, bare, enveloped = _records(n)
+    dicts, bare, enveloped = producer_records(n)
     phases = {
         "raw": lambda: publish_pipelined(env.amqp_url, bare, window=WINDOW),
         "raw_envelope": lambda: publish_pipelined(env.amqp_url, enveloped, window=WINDOW),
-        "switchboard": lambda: _publish_switchboard(env.amqp_url, dicts),
+        "switchboard": lambda: publish_switchboard(env.amqp_url, dicts),
     }
     result: dict = {"messages": n}
     for name, publish in phases.items():
         env.reset()
-        result[name] = _timed(publish, n)
+        result[name] = timed(publish, n)
     env.reset()
     result["ratio"] = round(result["switchboard"]["msgs_per_s"] / result["raw"]["msgs_per_s"], 3)
     result["ratio_to_raw_envelope"] = round(
@@ -56,7 +56,7 @@ def bench_producer(env: BenchEnv, n: int) -> dict:
     return result
 
 
-def _timed(publish, n: int) -> dict:
+def timed(publish, n: int) -> dict:
     """Throughput, with the CPU this process and the services used (connection setup included)."""
     services = ServiceCpu().start()
     cpu = time.process_time()
@@ -65,7 +65,7 @@ def _timed(publish, n: int) -> dict:
             "cpu_seconds": round(time.process_time() - cpu, 2), "service_cpu_seconds": services.stop()}
 
 
-def _publish_switchboard(amqp_url: str, records: list[dict]) -> float:
+def publish_switchboard(amqp_url: str, records: list[dict]) -> float:
     with Publisher(amqp_url, name="bench-publisher", window=WINDOW) as publisher:
         publisher.publish(parse_call_record(records[0]))  # connect first: timing starts connected
         started = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import report_notifications
+from bench import report_archive, report_notifications
 from bench.env import ROOT
 from bench.measure import median
 
@@ -24,7 +24,7 @@ P99_TARGET_MS = 250.0
 RSS_TARGET_MB = 150.0
 
 
-def summarize(runs: list[dict], scheduled: dict | None = None) -> dict:
+def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | None = None) -> dict:
     """Medians of the per-run figures; ratios are per run (to that run's baseline), then the median."""
     cases = runs[0]["consumers"].keys()
     summary = {
@@ -40,7 +40,8 @@ def summarize(runs: list[dict], scheduled: dict | None = None) -> dict:
                     for key in ("rate_achieved", "p50_ms", "p95_ms", "p99_ms", "max_ms")},
         "deliveries": report_notifications.summarize(runs),
     }
-    summary["targets"] = _targets(summary, runs) + report_notifications.targets(summary["deliveries"], scheduled)
+    summary["targets"] = (_targets(summary, runs) + report_notifications.targets(summary["deliveries"], scheduled)
+                          + report_archive.targets(archive))
     return summary
 
 
@@ -132,6 +133,7 @@ def markdown(results: dict) -> str:
         *_cpu_table(summary),
         *report_notifications.table(summary["deliveries"], results.get("scheduled_memory"),
                                     results["settings"].get("notifications", 0)),
+        *report_archive.table(results.get("archive")),
         *_targets_table(summary),
         *_runs_table(results["runs"]),
     ]
