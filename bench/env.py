@@ -26,7 +26,7 @@ AMQP_SERVER = os.environ.get("BENCH_AMQP_SERVER", "amqp://guest:guest@127.0.0.1:
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Tariffs and applications stay: billing and event sessions need them.
 EFFECT_TABLES = ("call_records", "calls", "priced_calls", "deliveries", "notifications", "contacts", "order_events",
-                 "orders", "events", "sessions", "event_errors")
+                 "orders", "events", "sessions", "event_errors", "plans")
 
 
 def rabbitmqctl(*args: str) -> str:

@@ -82,7 +82,7 @@ def behaviour_events(events: int, *, seed: int = 7) -> list[SentEvent]:
         if number % EVENTS_PER_SESSION == 0:
             session = str(uuid.UUID(int=rng.getrandbits(128)))
         category, name = _EVENT_TYPES[number % 3]
-        data = {"host": "shop.example.com", "path": f"/p/{rng.randrange(500)}"}
+        data = {"host": "shop.example.com", "path": f"/p/{number}"}  # distinct: no two derive one id
         if name == "cta click":
             data["element"] = "start-trial"
         elif name == "submit":

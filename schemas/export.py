@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import events, notifications, orders, telephony
+from schemas import events, notifications, orders, plans, telephony
 from schemas.base import Message
 
 PUBLISHED = (
@@ -18,6 +18,7 @@ PUBLISHED = (
     telephony.Bill,
     telephony.BillError,
     events.Event,
+    plans.PlanSeen,
 )
 
 

@@ -130,6 +130,10 @@ TRACKING = Exchange("tracking")
 
 EVENT_SESSIONS = QueueSpec("event-sessions", TRACKING, ("event.#",))
 
-EXCHANGES: tuple[Exchange, ...] = (TELEPHONY, NOTIFICATIONS, ORDERS, TRACKING)
-QUEUES: tuple[QueueSpec, ...] = (CALL_PAIRING, BILLING, BILL_REQUESTS, CONTACTS, ORDER_EVENTS, SMS, EMAIL, EVENT_SESSIONS)
+PROVIDER = Exchange("provider")
+PLANS = QueueSpec("plans", PROVIDER, ("plan.seen",))
+
+EXCHANGES: tuple[Exchange, ...] = (TELEPHONY, NOTIFICATIONS, ORDERS, TRACKING, PROVIDER)
+QUEUES: tuple[QueueSpec, ...] = (CALL_PAIRING, BILLING, BILL_REQUESTS, CONTACTS, ORDER_EVENTS, SMS, EMAIL, EVENT_SESSIONS,
+                                 PLANS)
 FLEET = Topology(EXCHANGES, QUEUES)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 
-from consumers import bill_requests, billing, call_pairing, channels, contacts, event_sessions, orders
+from consumers import bill_requests, billing, call_pairing, channels, contacts, event_sessions, orders, plans
 from consumers.event_rules import EventRules
 from consumers.runtime.handler import ConsumerSpec
 from consumers.runtime.worker import RuntimeOptions
@@ -17,7 +17,8 @@ from switchboard.supervisor import ChildSpec
 CONSUMERS: dict[str, ConsumerSpec] = {
     spec.name: spec
     for spec in (call_pairing.CONSUMER, billing.CONSUMER, bill_requests.CONSUMER, contacts.CONSUMER, orders.CONSUMER,
-                 channels.SMS, channels.EMAIL, event_sessions.CONSUMER)
+                 channels.SMS, channels.EMAIL, event_sessions.CONSUMER,
+                 plans.CONSUMER)
 }
 DISPATCHED_CHANNELS = ("email", "sms")
 
@@ -40,7 +41,8 @@ def consumer_processes(names: list[str]) -> list[ChildSpec]:
 
 def fleet_processes(settings: Settings) -> list[ChildSpec]:
     """Every process of the fleet, in the order `switchboard run` starts (and lists) them: the
-    consumers, the local sinks when no SMTP server or SMS gateway is configured, the dispatchers."""
+    consumers, the local sinks when no SMTP server or SMS gateway is configured, the dispatchers,
+    and the provider poller when a provider URL is set."""
     children = consumer_processes(list(CONSUMERS))
     providers = {}
     if settings.smtp_url is None:
@@ -51,6 +53,8 @@ def fleet_processes(settings: Settings) -> list[ChildSpec]:
         children.append(ChildSpec("dev-sinks", switchboard_command("dev-sinks")))
     children += [ChildSpec(f"{channel}-dispatcher", switchboard_command("dispatch", channel), env=providers or None)
                  for channel in DISPATCHED_CHANNELS]
+    if settings.provider_url:
+        children.append(ChildSpec("provider-poller", switchboard_command("poll-provider")))
     return children
 
 

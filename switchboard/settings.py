@@ -64,12 +64,20 @@ class Settings(BaseSettings):
     event_clock_skew_s: float = Field(
         300.0, ge=0, description="event-sessions: how far ahead of the time it is received an event may be dated")
 
+    provider_url: str | None = Field(
+        None, description="the provider's plan feed (http://, https:// or file://); set: `run` also polls it")
+    provider_interval_s: float = Field(60.0, gt=0, description="seconds between polls of the provider")
+    provider_connect_timeout_s: float = Field(5.0, gt=0)
+    provider_read_timeout_s: float = Field(30.0, gt=0, description="longest silence while reading the document")
+    provider_deadline_s: float = Field(300.0, gt=0, description="longest a whole download may take")
+    provider_attempts: int = Field(4, ge=1, description="tries per poll (backoff with jitter between them)")
+
     app_id: str = "switchboard"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
 
-    @field_validator("smtp_url", "sms_gateway_url", mode="before")
+    @field_validator("smtp_url", "sms_gateway_url", "provider_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value

@@ -212,7 +212,7 @@ def spawn(tmp_path):
 # --- the fleet as processes --------------------------------------------------------------
 
 EFFECT_TABLES = ("priced_calls, calls, call_records, deliveries, notifications, contacts, order_events, orders, "
-                 "events, sessions, event_errors, applications")
+                 "events, sessions, event_errors, applications, plans")
 
 
 @pytest.fixture

@@ -1,0 +1,80 @@
+"""Plans: kept by (base_plan_id, plan_id), never deleted; searched by overlap of time ranges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from schemas.plans import PlanSeen
+
+_COLUMNS = {"base_plan_id": "text", "plan_id": "text", "id": "uuid", "title": "text", "sell_mode": "text",
+            "starts_at": "timestamptz", "ends_at": "timestamptz", "min_price": "numeric", "max_price": "numeric",
+            "ever_online": "boolean", "first_seen": "timestamptz", "last_seen": "timestamptz", "content_id": "text"}
+_LATEST = ("id", "title", "sell_mode", "starts_at", "ends_at", "min_price", "max_price", "content_id")
+# A sighting older than the stored one (a replay, a slow poller) only widens first/last seen.
+_UPSERT = text(
+    f"INSERT INTO plans ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS.items())
+    + ") ON CONFLICT (base_plan_id, plan_id) DO UPDATE SET "
+    + ", ".join(f"{name} = CASE WHEN EXCLUDED.last_seen >= plans.last_seen THEN EXCLUDED.{name} ELSE plans.{name} END"
+                for name in _LATEST)
+    + ", ever_online = plans.ever_online OR EXCLUDED.ever_online"
+    ", first_seen = LEAST(plans.first_seen, EXCLUDED.first_seen)"
+    ", last_seen = GREATEST(plans.last_seen, EXCLUDED.last_seen)"
+)
+_SEARCH = text(
+    "SELECT id, title, starts_at, ends_at, min_price, max_price FROM plans "
+    "WHERE ever_online AND tstzrange(starts_at, ends_at, '[]') && tstzrange(:starts_at, :ends_at, '[]') "
+    "AND starts_at < :ends_at AND ends_at > :starts_at ORDER BY starts_at, id"
+)
+
+
+@dataclass(frozen=True)
+class FoundPlan:
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    min_price: Decimal | None
+    max_price: Decimal | None
+
+
+def plan_rows(sightings: Sequence[PlanSeen]) -> list[dict]:
+    """One row per plan: the content of its latest sighting, online if any sighting was."""
+    rows: dict[tuple[str, str], dict] = {}
+    for plan in sightings:
+        key = (plan.base_plan_id, plan.plan_id)
+        row, kept = _row(plan), rows.get(key)
+        if kept is not None:
+            newer = row if row["last_seen"] >= kept["last_seen"] else kept
+            row = {**newer, "ever_online": row["ever_online"] or kept["ever_online"],
+                   "first_seen": min(row["first_seen"], kept["first_seen"])}
+        rows[key] = row
+    return [rows[key] for key in sorted(rows)]  # one lock order: batches never deadlock
+
+
+def _row(plan: PlanSeen) -> dict:
+    low, high = plan.price_range()
+    return {"base_plan_id": plan.base_plan_id, "plan_id": plan.plan_id, "id": plan.public_id, "title": plan.title,
+            "sell_mode": plan.sell_mode, "starts_at": plan.starts_at, "ends_at": plan.ends_at, "min_price": low,
+            "max_price": high, "ever_online": plan.online, "first_seen": plan.seen_at, "last_seen": plan.seen_at,
+            "content_id": plan.message_id()}
+
+
+def upsert_plans(conn: Connection, sightings: Sequence[PlanSeen]) -> int:
+    rows = plan_rows(sightings)
+    if rows:
+        conn.execute(_UPSERT, {name: [row[name] for row in rows] for name in _COLUMNS})
+    return len(rows)
+
+
+def search_plans(conn: Connection, starts_at: datetime, ends_at: datetime) -> list[FoundPlan]:
+    """Plans ever online that start before the range ends and end after it starts, by start."""
+    result = conn.execute(_SEARCH, {"starts_at": starts_at, "ends_at": ends_at})
+    return [FoundPlan(str(row.id), row.title, row.starts_at, row.ends_at, row.min_price, row.max_price)
+            for row in result]

@@ -1,0 +1,85 @@
+"""The overlap rule at its boundaries, and the store's upsert rules, against PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from schemas.plan_search import PlanSearch, search_document
+from schemas.plans import PlanSeen
+from storage.plans import search_plans, upsert_plans
+
+TEN = datetime(2021, 6, 30, 10, 0, tzinfo=timezone.utc)
+SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def sighting(plan_id: str, start: datetime, end: datetime, *, sell_mode: str = "online", seen_at: datetime = SEEN,
+             title: str = "Show", prices: tuple[str, ...] = ("20.00",)) -> PlanSeen:
+    return PlanSeen(base_plan_id="1", plan_id=plan_id, title=title, sell_mode=sell_mode, starts_at=start, ends_at=end,
+                    zones=tuple({"zone_id": str(i), "price": p} for i, p in enumerate(prices)), seen_at=seen_at)
+
+
+@pytest.fixture
+def store(engine):
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE plans"))
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE plans"))
+
+
+def found(engine, start: datetime, end: datetime) -> list[str]:
+    with engine.connect() as connection:
+        return [plan.title for plan in search_plans(connection, start, end)]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    (TEN + timedelta(hours=1), TEN + timedelta(hours=2), []),  # starts when the plan ends: no overlap
+    (TEN - timedelta(hours=1), TEN, []),  # ends when the plan starts: no overlap
+    (TEN + timedelta(minutes=59, seconds=59), TEN + timedelta(hours=2), ["ten to eleven"]),
+    (TEN - timedelta(hours=1), TEN + timedelta(microseconds=1), ["ten to eleven"]),
+    (TEN + timedelta(minutes=30), TEN + timedelta(minutes=30), ["ten to eleven"]),  # a moment inside
+    (TEN - timedelta(days=1), TEN + timedelta(days=1), ["ten to eleven", "a moment at half past"]),
+])
+def test_a_plan_overlaps_when_it_starts_before_the_range_ends_and_ends_after_it_starts(store, start, end, expected):
+    with store.begin() as connection:
+        upsert_plans(connection, [sighting("1", TEN, TEN + timedelta(hours=1), title="ten to eleven"),
+                                  sighting("2", TEN + timedelta(minutes=30), TEN + timedelta(minutes=30),
+                                           title="a moment at half past"),
+                                  sighting("3", TEN, TEN + timedelta(hours=1), sell_mode="offline", title="offline")])
+    assert sorted(found(store, start, end)) == sorted(expected)
+
+
+@pytest.mark.timeout(30)
+def test_an_older_sighting_never_overwrites_a_newer_one_and_online_never_turns_off(store):
+    newer = sighting("1", TEN, TEN + timedelta(hours=1), title="new title", seen_at=SEEN, prices=("10.00", "99.50"))
+    older = sighting("1", TEN, TEN + timedelta(hours=1), title="old title", seen_at=SEEN - timedelta(days=1),
+                     sell_mode="offline")
+    with store.begin() as connection:
+        upsert_plans(connection, [newer])
+        upsert_plans(connection, [older, sighting("1", TEN, TEN + timedelta(hours=1), sell_mode="offline",
+                                                  title="new title", seen_at=SEEN + timedelta(days=1),
+                                                  prices=("10.00", "99.50"))])
+    with store.connect() as connection:
+        row = connection.execute(text("SELECT title, sell_mode, ever_online, first_seen, last_seen, min_price, "
+                                      "max_price FROM plans")).one()
+    assert (row.title, row.sell_mode, row.ever_online) == ("new title", "offline", True)
+    assert (row.first_seen, row.last_seen) == (SEEN - timedelta(days=1), SEEN + timedelta(days=1))
+    with store.connect() as connection:
+        document = search_document(search_plans(connection, TEN, TEN + timedelta(hours=1)))
+    assert '"min_price": 10.00, "max_price": 99.50}]}, "error": null}' in document
+
+
+@pytest.mark.timeout(30)
+def test_the_search_uses_the_overlap_index(store):
+    search = PlanSearch.parse("2021-06-30T00:00:00", "2021-07-07T00:00:00")
+    with store.connect() as connection:
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(connection.execute(text(
+            "EXPLAIN SELECT id FROM plans WHERE ever_online AND tstzrange(starts_at, ends_at, '[]') && "
+            "tstzrange(:s, :e, '[]') AND starts_at < :e AND ends_at > :s"), {"s": search.starts_at,
+                                                                             "e": search.ends_at}).scalars())
+    assert "ix_plans_online_period" in plan
