@@ -19,6 +19,7 @@ from bench.env import BenchEnv, bench_env, machine
 from bench.latency import bench_latency
 from bench.notifications import bench_channel, bench_scheduled_memory
 from bench.archive import bench_archive
+from bench.plans import bench_plans
 from bench.producer import bench_producer
 from switchboard.logs import configure_logging
 
@@ -44,6 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="sends scheduled for later in the memory phase (100000; 0 skips it)")
     parser.add_argument("--no-archive", action="store_true",
                         help="skip the archive phase (producer with and without the archive, replay vs raw reader)")
+    parser.add_argument("--plans", type=int, default=100_000,
+                        help="plans in the provider document of the ingest phase (100000; 0 skips the feed phases)")
+    parser.add_argument("--plan-rows", type=int, default=1_000_000, help="stored plans the search runs over (1000000)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2,000 messages, 1 run, 5 s of latency; writes bench/results/quick.json only")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -53,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.runs, args.messages, args.latency_seconds, args.no_docs = 1, 2_000, 5.0, True
         args.notifications, args.scheduled = min(args.notifications, 500), min(args.scheduled, 5_000)
+        args.plans, args.plan_rows = min(args.plans, 2_000), min(args.plan_rows, 20_000)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; known: {', '.join(CASES)}")
@@ -120,6 +125,11 @@ def main(argv: list[str]) -> int:
             scheduled = bench_scheduled_memory(env, args.scheduled, log_dir)
             progress(f"  {args.scheduled:,} sends scheduled: peak RSS consumer {scheduled['consumer_peak_rss_mb']:.0f} MB, "
                      f"dispatcher {scheduled['dispatcher_peak_rss_mb']:.0f} MB")
+        plans = bench_plans(env, args.plans, args.plan_rows, log_dir) if args.plans else None
+        if plans:
+            progress(f"  provider feed: {plans['ingest']['plans_per_s']:,.0f} plans/s end to end "
+                     f"({plans['ingest']['ratio']:.3f}x raw parse), poller peak RSS "
+                     f"{plans['ingest']['poller_peak_rss_mb']:.0f} MB; search p99 {plans['search']['p99_ms']:.2f} ms")
         archive = None if args.no_archive else bench_archive(env, args.messages)
         if archive:
             progress(f"  archive: producer with/without {archive['producer']['switchboard_ratio']:.2f} "
@@ -132,13 +142,15 @@ def main(argv: list[str]) -> int:
         "machine": host,
         "scheduled_memory": scheduled,
         "archive": archive,
+        "plans": plans,
         "settings": {"runs": args.runs, "messages": args.messages, "rate": args.rate,
-                     "notifications": args.notifications, "scheduled": args.scheduled,
+                     "notifications": args.notifications, "scheduled": args.scheduled, "plans": args.plans,
+                     "plan_rows": args.plan_rows,
                      "latency_seconds": args.latency_seconds, "cases": args.cases.split(","),
                      "quick": args.quick},
         "runs": runs,
     }
-    results["summary"] = report.summarize(runs, scheduled, archive)
+    results["summary"] = report.summarize(runs, scheduled, archive, plans)
     path = report.write_json(results, "quick.json" if args.quick else "latest.json")
     progress(f"wrote {path.relative_to(report.ROOT)}")
     if not args.no_docs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import report_archive, report_notifications
+from bench import report_archive, report_notifications, report_plans
 from bench.env import ROOT
 from bench.measure import median
 
@@ -24,7 +24,8 @@ P99_TARGET_MS = 250.0
 RSS_TARGET_MB = 150.0
 
 
-def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | None = None) -> dict:
+def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | None = None,
+              plans: dict | None = None) -> dict:
     """Medians of the per-run figures; ratios are per run (to that run's baseline), then the median."""
     cases = runs[0]["consumers"].keys()
     summary = {
@@ -41,7 +42,7 @@ def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | N
         "deliveries": report_notifications.summarize(runs),
     }
     summary["targets"] = (_targets(summary, runs) + report_notifications.targets(summary["deliveries"], scheduled)
-                          + report_archive.targets(archive))
+                          + report_archive.targets(archive) + report_plans.targets(plans))
     return summary
 
 
@@ -134,6 +135,7 @@ def markdown(results: dict) -> str:
         *report_notifications.table(summary["deliveries"], results.get("scheduled_memory"),
                                     results["settings"].get("notifications", 0)),
         *report_archive.table(results.get("archive")),
+        *report_plans.table(results.get("plans")),
         *_targets_table(summary),
         *_runs_table(results["runs"]),
     ]

@@ -27,7 +27,7 @@ _UPSERT = text(
     ", first_seen = LEAST(plans.first_seen, EXCLUDED.first_seen)"
     ", last_seen = GREATEST(plans.last_seen, EXCLUDED.last_seen)"
 )
-_SEARCH = text(
+SEARCH = text(
     "SELECT id, title, starts_at, ends_at, min_price, max_price FROM plans "
     "WHERE ever_online AND tstzrange(starts_at, ends_at, '[]') && tstzrange(:starts_at, :ends_at, '[]') "
     "AND starts_at < :ends_at AND ends_at > :starts_at ORDER BY starts_at, id"
@@ -75,6 +75,6 @@ def upsert_plans(conn: Connection, sightings: Sequence[PlanSeen]) -> int:
 
 def search_plans(conn: Connection, starts_at: datetime, ends_at: datetime) -> list[FoundPlan]:
     """Plans ever online that start before the range ends and end after it starts, by start."""
-    result = conn.execute(_SEARCH, {"starts_at": starts_at, "ends_at": ends_at})
+    result = conn.execute(SEARCH, {"starts_at": starts_at, "ends_at": ends_at})
     return [FoundPlan(str(row.id), row.title, row.starts_at, row.ends_at, row.min_price, row.max_price)
             for row in result]

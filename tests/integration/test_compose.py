@@ -15,7 +15,7 @@ pytestmark = pytest.mark.no_services
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "docker/Dockerfile"
-CONSUMERS = {"call-pairing", "billing", "bill-requests", "contacts", "orders", "sms", "email", "event-sessions"}
+CONSUMERS = {"call-pairing", "billing", "bill-requests", "contacts", "orders", "sms", "email", "event-sessions", "plans"}
 INFRASTRUCTURE = {"rabbitmq", "postgres"}
 
 

@@ -133,3 +133,21 @@ def test_search_parameter_errors_are_clear(service_env):
         assert plain.returncode == 2 and plain.stderr.startswith("error: ") and plain.stdout == ""
     refused = switchboard(service_env, "poll-provider", "--once", "--url", "gopher://example.com/plans")
     assert refused.returncode == 1 and "unsupported provider URL scheme 'gopher'" in refused.stdout
+
+
+@pytest.mark.timeout(120)
+def test_the_readme_walk_polls_both_examples_and_finds_what_it_shows(fleet, engine, service_env):
+    fleet("plans")
+    for name in ("provider.xml", "provider-later.xml"):
+        polled = switchboard(service_env, "poll-provider", "--once", "--url", (EXAMPLES / name).as_uri())
+        assert polled.returncode == 0, polled.stderr
+    wait_until(lambda: search(service_env, "2021-06-29T00:00:00", "2021-07-01T00:00:00")[0]["max_price"] == 45.0,
+               timeout=30, message="the later document was not taken in")
+    readme = (ROOT / "README.md").read_text()
+    shown = json.loads(readme.split('```json\n{"data": {"events": [{"id": "…", ', 1)[1].split("\n```", 1)[0]
+                       .join(['{"data": {"events": [{"id": "x", ', ""]))
+    found = json.loads(switchboard(service_env, "plans", "--starts-at", "2021-06-29T00:00:00", "--ends-at",
+                                   "2021-07-01T00:00:00", "--json").stdout)
+    for event in (*found["data"]["events"], *shown["data"]["events"]):
+        event["id"] = "x"
+    assert found == shown
