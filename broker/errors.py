@@ -28,13 +28,15 @@ class ConnectionLost(PublishError):
 class LinkFailed(PublishError):
     """The link gave up for good; the message says why and what to do. Its `kind`:
 
-    - REFUSED: the broker refused what retrying cannot fix (credentials, permissions, a
-      missing exchange, a conflicting declaration);
+    - REFUSED: the broker refused what retrying cannot fix (permissions, a missing exchange,
+      a conflicting declaration);
+    - LOGIN: the broker refused the user's credentials (or the user no longer exists);
     - UNREACHABLE: the reconnect budget is spent;
     - CRASHED: the link's I/O thread died.
     """
 
     REFUSED = "refused"
+    LOGIN = "login"
     UNREACHABLE = "unreachable"
     CRASHED = "crashed"
 

@@ -28,7 +28,7 @@ from broker.declare import Declaration, declare_async
 from broker.envelope import Outgoing
 from broker.errors import ConnectionLost, LinkFailed
 from broker.metrics import BROKER_BLOCKED, BROKER_CONNECTED, CONFIRM_SECONDS
-from broker.refusals import connect_error, refusal_on_channel, refusal_on_open
+from broker.refusals import connect_error, is_login_refusal, refusal_on_channel, refusal_on_open
 
 log = structlog.get_logger(__name__)
 
@@ -211,7 +211,7 @@ class AmqpLink:
             return
         refusal = refusal_on_open(error, self.user, self._parameters.virtual_host)
         if refusal is not None:
-            self._fail(refusal, LinkFailed.REFUSED)
+            self._fail(refusal, LinkFailed.LOGIN if is_login_refusal(error) else LinkFailed.REFUSED)
             return
         cause = connect_error(error)
         log.warning("amqp_connect_failed", link=self._name, error=cause)

@@ -18,7 +18,7 @@ _MISSING_EXCHANGE = re.compile(r"no exchange '([^']*)' in vhost '([^']*)'")
 
 def refusal_on_open(error: BaseException, user: str, vhost: str) -> str | None:
     """The reason a connection attempt can never succeed, or None if retrying may help."""
-    if isinstance(error, (pe.ProbableAuthenticationError, pe.AuthenticationError)):
+    if is_login_refusal(error):
         return f"RabbitMQ refused the credentials of user {user!r}: check the user and password in the AMQP URL"
     if isinstance(error, pe.ProbableAccessDeniedError):
         return (f"RabbitMQ refused user {user!r} access to vhost {vhost!r}: the vhost does not exist "
@@ -29,6 +29,10 @@ def refusal_on_open(error: BaseException, user: str, vhost: str) -> str | None:
     if code == NOT_ALLOWED:
         return f"RabbitMQ refused access to vhost {vhost!r}: {_reply_text(error)}"
     return None
+
+
+def is_login_refusal(error: BaseException) -> bool:
+    return isinstance(error, (pe.ProbableAuthenticationError, pe.AuthenticationError))
 
 
 def refusal_on_channel(error: BaseException, *, declaring: bool, can_redeclare: bool) -> str | None:

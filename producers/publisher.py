@@ -71,6 +71,11 @@ class Publisher:
         return self._link.generation
 
     @property
+    def ready(self) -> bool:
+        """Connected to the broker right now."""
+        return self._link.ready
+
+    @property
     def user(self) -> str:
         """The AMQP user this publisher connects as (the broker checks `user_id` against it)."""
         return self._link.user

@@ -161,3 +161,12 @@ def find_deliveries(conn: Connection, *, notification: str | None = None, contac
         if value is not None:
             query = query.where(deliveries.c[column] == value)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+DELIVERY_KEYS = ("notification_id", "channel", "contact_id", "status", "reason", "attempts", "segments", "updated_at")
+
+
+def delivery_documents(rows: Sequence[dict]) -> list[dict]:
+    """Deliveries as `switchboard deliveries --json` and `GET /deliveries` print them."""
+    return [{key: (row[key].isoformat() if key == "updated_at" else row[key]) for key in DELIVERY_KEYS}
+            for row in rows]

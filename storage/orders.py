@@ -75,3 +75,11 @@ def order_with_history(conn: Connection, order_id: str) -> dict | None:
         .order_by(order_events.c.at, order_events.c.event_key)).mappings().all()
     return {"order_id": found["order_id"], "customer_id": found["customer_id"], "status": found["status"],
             "history": [{"status": row["status"], "at": row["at"]} for row in history]}
+
+
+def order_document(conn: Connection, order_id: str) -> dict | None:
+    """An order as `switchboard order --json` and `GET /orders/{id}` print it."""
+    found = order_with_history(conn, order_id)
+    if found is not None:
+        found["history"] = [{"status": item["status"], "at": item["at"].isoformat()} for item in found["history"]]
+    return found

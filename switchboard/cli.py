@@ -127,6 +127,7 @@ app.command()(events)
 app.command("event-errors")(event_errors)
 app.command("poll-provider")(plans_cli.poll_provider)
 app.command()(plans_cli.plans)
+app.command()(plans_cli.serve)
 
 
 def _cell(value: int | None) -> str:

@@ -42,7 +42,7 @@ def consumer_processes(names: list[str]) -> list[ChildSpec]:
 def fleet_processes(settings: Settings) -> list[ChildSpec]:
     """Every process of the fleet, in the order `switchboard run` starts (and lists) them: the
     consumers, the local sinks when no SMTP server or SMS gateway is configured, the dispatchers,
-    and the provider poller when a provider URL is set."""
+    the provider poller when a provider URL is set, and the HTTP gateway."""
     children = consumer_processes(list(CONSUMERS))
     providers = {}
     if settings.smtp_url is None:
@@ -55,6 +55,7 @@ def fleet_processes(settings: Settings) -> list[ChildSpec]:
                  for channel in DISPATCHED_CHANNELS]
     if settings.provider_url:
         children.append(ChildSpec("provider-poller", switchboard_command("poll-provider")))
+    children.append(ChildSpec("gateway", switchboard_command("serve")))
     return children
 
 

@@ -15,8 +15,6 @@ from consumers.runtime import exits
 from switchboard.publish_cli import loader
 from switchboard.settings import get_settings
 
-DELIVERY_KEYS = ("notification_id", "channel", "contact_id", "status", "reason", "attempts", "segments", "updated_at")
-
 loader("contacts", "producers.notifications:parse_contact", "contacts",
        "Publish contact updates (partial: fields left out stay as they are; null clears one).")
 loader("notifications", "producers.notifications:parse_notification", "notifications",
@@ -91,12 +89,10 @@ def deliveries(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
 ) -> None:
     """What became of notifications, per channel: sent, skipped or failed (with the reason), or scheduled."""
-    from storage.deliveries import find_deliveries
+    from storage.deliveries import DELIVERY_KEYS, delivery_documents, find_deliveries
 
-    rows = _read(lambda conn: find_deliveries(conn, notification=notification, contact=contact, channel=channel,
-                                              status=status))
-    documents = [{key: (row[key].isoformat() if key == "updated_at" else row[key]) for key in DELIVERY_KEYS}
-                 for row in rows]
+    documents = delivery_documents(_read(lambda conn: find_deliveries(
+        conn, notification=notification, contact=contact, channel=channel, status=status)))
     if as_json:
         typer.echo(json.dumps(documents))
         return
@@ -112,13 +108,12 @@ def deliveries(
 def order(order_id: Annotated[str, typer.Argument(help="the order's id")],
           as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False) -> None:
     """An order's current status and the history of its valid events."""
-    from storage.orders import order_with_history
+    from storage.orders import order_document
 
-    found = _read(lambda conn: order_with_history(conn, order_id))
+    found = _read(lambda conn: order_document(conn, order_id))
     if found is None:
         typer.echo(f"error: no order {order_id}", err=True)
         raise typer.Exit(1)
-    found["history"] = [{"status": item["status"], "at": item["at"].isoformat()} for item in found["history"]]
     if as_json:
         typer.echo(json.dumps(found))
         return

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     provider_deadline_s: float = Field(300.0, gt=0, description="longest a whole download may take")
     provider_attempts: int = Field(4, ge=1, description="tries per poll (backoff with jitter between them)")
 
+    gateway_host: str = Field("127.0.0.1", description="where `switchboard serve` listens (0.0.0.0: everywhere)")
+    gateway_port: int = Field(8080, ge=1, le=65535)
+    gateway_max_body_bytes: int = Field(1_048_576, ge=1024, description="larger POST /events bodies get 413")
+    gateway_max_events: int = Field(1000, ge=1, description="events per POST /events request")
+    gateway_db_pool_size: int = Field(5, ge=1, description="database connections of the gateway's reads")
+    gateway_confirm_timeout_s: float = Field(10.0, gt=0, description="longest wait for the broker's confirms")
+
     app_id: str = "switchboard"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

@@ -12,7 +12,7 @@ CONFIG = 78  # refused by the broker, or the database schema is behind: a restar
 NOT_RESTARTABLE = {CONFIG}
 
 
-_BY_KIND = {LinkFailed.REFUSED: CONFIG, LinkFailed.UNREACHABLE: UNAVAILABLE, LinkFailed.CRASHED: SOFTWARE}
+_BY_KIND = {LinkFailed.REFUSED: CONFIG, LinkFailed.LOGIN: CONFIG, LinkFailed.UNREACHABLE: UNAVAILABLE, LinkFailed.CRASHED: SOFTWARE}
 
 
 def for_link_failure(failure: LinkFailed | None) -> int:

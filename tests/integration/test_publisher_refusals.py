@@ -38,6 +38,7 @@ def test_missing_exchange_ends_the_publish_at_once_saying_run_topology(bare_vhos
 def test_wrong_password_ends_the_publish_at_once(bare_vhost_url):
     error, _ = refusal(bare_vhost_url.replace("guest:guest@", "guest:wrong@"))
     assert "refused the credentials of user 'guest'" in str(error)
+    assert error.kind == LinkFailed.LOGIN
 
 
 @pytest.mark.timeout(30)
