@@ -19,6 +19,7 @@ from bench.env import BenchEnv, bench_env, machine
 from bench.latency import bench_latency
 from bench.notifications import bench_channel, bench_scheduled_memory
 from bench.archive import bench_archive
+from bench.gateway import bench_gateway
 from bench.plans import bench_plans
 from bench.producer import bench_producer
 from switchboard.logs import configure_logging
@@ -48,6 +49,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--plans", type=int, default=100_000,
                         help="plans in the provider document of the ingest phase (100000; 0 skips the feed phases)")
     parser.add_argument("--plan-rows", type=int, default=1_000_000, help="stored plans the search runs over (1000000)")
+    parser.add_argument("--gateway-seconds", type=float, default=15.0,
+                        help="length of each HTTP gateway load (15; 0 skips the gateway phase)")
+    parser.add_argument("--gateway-rate", type=float, default=1000.0, help="POST /events requests/s, paced (1000)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2,000 messages, 1 run, 5 s of latency; writes bench/results/quick.json only")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
@@ -58,6 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.runs, args.messages, args.latency_seconds, args.no_docs = 1, 2_000, 5.0, True
         args.notifications, args.scheduled = min(args.notifications, 500), min(args.scheduled, 5_000)
         args.plans, args.plan_rows = min(args.plans, 2_000), min(args.plan_rows, 20_000)
+        args.gateway_seconds = min(args.gateway_seconds, 3.0)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; known: {', '.join(CASES)}")
@@ -130,6 +135,13 @@ def main(argv: list[str]) -> int:
             progress(f"  provider feed: {plans['ingest']['plans_per_s']:,.0f} plans/s end to end "
                      f"({plans['ingest']['ratio']:.3f}x raw parse), poller peak RSS "
                      f"{plans['ingest']['poller_peak_rss_mb']:.0f} MB; search p99 {plans['search']['p99_ms']:.2f} ms")
+        gateway = None
+        if args.gateway_seconds:  # after the plans: its search runs over the plans stored there
+            gateway = bench_gateway(env, log_dir, rate=args.gateway_rate, seconds=args.gateway_seconds)
+            progress(f"  gateway: single events p99 {gateway['single']['p99_ms']:.0f} ms at "
+                     f"{gateway['single']['rate_achieved']:,.0f} req/s; batches {gateway['batches']['events_per_s']:,.0f} "
+                     f"events/s; search {gateway['search']['requests_per_s']:,.0f} req/s, p99 "
+                     f"{gateway['search']['p99_ms']:.0f} ms")
         archive = None if args.no_archive else bench_archive(env, args.messages)
         if archive:
             progress(f"  archive: producer with/without {archive['producer']['switchboard_ratio']:.2f} "
@@ -143,6 +155,7 @@ def main(argv: list[str]) -> int:
         "scheduled_memory": scheduled,
         "archive": archive,
         "plans": plans,
+        "gateway": gateway,
         "settings": {"runs": args.runs, "messages": args.messages, "rate": args.rate,
                      "notifications": args.notifications, "scheduled": args.scheduled, "plans": args.plans,
                      "plan_rows": args.plan_rows,
@@ -150,7 +163,7 @@ def main(argv: list[str]) -> int:
                      "quick": args.quick},
         "runs": runs,
     }
-    results["summary"] = report.summarize(runs, scheduled, archive, plans)
+    results["summary"] = report.summarize(runs, scheduled, archive, plans, gateway)
     path = report.write_json(results, "quick.json" if args.quick else "latest.json")
     progress(f"wrote {path.relative_to(report.ROOT)}")
     if not args.no_docs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import report_archive, report_notifications, report_plans
+from bench import report_archive, report_gateway, report_notifications, report_plans
 from bench.env import ROOT
 from bench.measure import median
 
@@ -25,7 +25,7 @@ RSS_TARGET_MB = 150.0
 
 
 def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | None = None,
-              plans: dict | None = None) -> dict:
+              plans: dict | None = None, gateway: dict | None = None) -> dict:
     """Medians of the per-run figures; ratios are per run (to that run's baseline), then the median."""
     cases = runs[0]["consumers"].keys()
     summary = {
@@ -42,7 +42,8 @@ def summarize(runs: list[dict], scheduled: dict | None = None, archive: dict | N
         "deliveries": report_notifications.summarize(runs),
     }
     summary["targets"] = (_targets(summary, runs) + report_notifications.targets(summary["deliveries"], scheduled)
-                          + report_archive.targets(archive) + report_plans.targets(plans))
+                          + report_archive.targets(archive) + report_plans.targets(plans)
+                          + report_gateway.targets(gateway))
     return summary
 
 
@@ -136,6 +137,7 @@ def markdown(results: dict) -> str:
                                     results["settings"].get("notifications", 0)),
         *report_archive.table(results.get("archive")),
         *report_plans.table(results.get("plans")),
+        *report_gateway.table(results.get("gateway"), summary["producer"]["switchboard_msgs_per_s"]),
         *_targets_table(summary),
         *_runs_table(results["runs"]),
     ]

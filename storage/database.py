@@ -14,7 +14,8 @@ from sqlalchemy.pool import NullPool
 
 def make_engine(database_url: str, **kwargs) -> Engine:
     url = make_url(database_url).set(drivername="postgresql+psycopg2")
-    return create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, future=True, hide_parameters=True, **kwargs)
 
 
 def _admin_engine(database_url: str) -> Engine:

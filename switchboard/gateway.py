@@ -39,11 +39,25 @@ def error(status: int, code: str, message: str, headers: dict | None = None) -> 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def from_environment():
+    """For uvicorn's workers: each builds its own app from the settings of the environment."""
+    from switchboard.logs import configure_logging
+    from switchboard.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+def create_app(settings: Settings):
+    """The gateway as an ASGI application (FastAPI, wrapped to time every request)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.engine = make_engine(settings.database_url, pool_size=settings.gateway_db_pool_size)
+        # Reads only: autocommit spares each one a BEGIN and a ROLLBACK; a connection the
+        # database dropped fails one read (500) and is replaced, instead of a ping per read.
+        app.state.engine = make_engine(settings.database_url, pool_size=settings.gateway_db_pool_size,
+                                       isolation_level="AUTOCOMMIT", pool_pre_ping=False)
         app.state.collector = Collector(
             settings.amqp_url, EventRules(unknown_events=settings.unknown_events,
                                           clock_skew=timedelta(seconds=settings.event_clock_skew_s)),
@@ -62,8 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_api_route("/healthz", lambda: {"status": "ok"}, methods=["GET"], tags=["operations"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["operations"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
-    app.middleware("http")(_timed)
-    return app
+    return _Timed(app)
 
 
 async def post_events(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]):
@@ -127,10 +140,29 @@ def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _timed(request: Request, call_next):
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    REQUESTS.labels(getattr(route, "path", "unmatched"), str(response.status_code)).observe(
-        time.perf_counter() - started)
-    return response
+class _Timed:
+    """Request duration by route and status; plain ASGI (Starlette's BaseHTTPMiddleware costs a
+    task and a queue per request)."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+
+    def __getattr__(self, name: str):
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+
+        async def sent(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(route, str(status[0])).observe(time.perf_counter() - started)

@@ -128,8 +128,7 @@ def serve(
     """Run the HTTP gateway: POST /events as an application, the fleet's reads, /docs (a fleet process)."""
     import uvicorn
 
-    from switchboard.gateway import create_app
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.gateway_host, port=port or settings.gateway_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run("switchboard.gateway:from_environment", factory=True, host=host or settings.gateway_host,
+                port=port or settings.gateway_port, workers=settings.gateway_workers, log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8080, ge=1, le=65535)
     gateway_max_body_bytes: int = Field(1_048_576, ge=1024, description="larger POST /events bodies get 413")
     gateway_max_events: int = Field(1000, ge=1, description="events per POST /events request")
+    gateway_workers: int = Field(1, ge=1, description="gateway processes sharing its port (uvicorn workers)")
     gateway_db_pool_size: int = Field(5, ge=1, description="database connections of the gateway's reads")
     gateway_confirm_timeout_s: float = Field(10.0, gt=0, description="longest wait for the broker's confirms")
 
