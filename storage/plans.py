@@ -27,10 +27,19 @@ _UPSERT = text(
     ", first_seen = LEAST(plans.first_seen, EXCLUDED.first_seen)"
     ", last_seen = GREATEST(plans.last_seen, EXCLUDED.last_seen)"
 )
-SEARCH = text(
-    "SELECT id, title, starts_at, ends_at, min_price, max_price FROM plans "
-    "WHERE ever_online AND tstzrange(starts_at, ends_at, '[]') && tstzrange(:starts_at, :ends_at, '[]') "
-    "AND starts_at < :ends_at AND ends_at > :starts_at ORDER BY starts_at, id"
+_OVERLAPPING = ("FROM plans WHERE ever_online "
+                "AND tstzrange(starts_at, ends_at, '[]') && tstzrange(:starts_at, :ends_at, '[]') "
+                "AND starts_at < :ends_at AND ends_at > :starts_at")
+SEARCH = text(f"SELECT id, title, starts_at, ends_at, min_price, max_price {_OVERLAPPING} ORDER BY starts_at, id")
+# The spec's document, written by PostgreSQL: a NUMERIC(12, 2) keeps its two decimals in JSON
+# (15.00), and no row becomes a Python object (a one-week search may return hundreds).
+_UTC = "AT TIME ZONE 'UTC'"
+SEARCH_DOCUMENT = text(
+    """SELECT '{"data": {"events": ' || coalesce(json_agg(json_build_object("""
+    f"'id', id, 'title', title, 'start_date', to_char(starts_at {_UTC}, 'YYYY-MM-DD'), "
+    f"'start_time', to_char(starts_at {_UTC}, 'HH24:MI:SS'), 'end_date', to_char(ends_at {_UTC}, 'YYYY-MM-DD'), "
+    f"'end_time', to_char(ends_at {_UTC}, 'HH24:MI:SS'), 'min_price', min_price, 'max_price', max_price"
+    """) ORDER BY starts_at, id)::text, '[]') || '}, "error": null}' """ + _OVERLAPPING
 )
 
 
@@ -71,6 +80,11 @@ def upsert_plans(conn: Connection, sightings: Sequence[PlanSeen]) -> int:
     if rows:
         conn.execute(_UPSERT, {name: [row[name] for row in rows] for name in _COLUMNS})
     return len(rows)
+
+
+def search_document(conn: Connection, starts_at: datetime, ends_at: datetime) -> str:
+    """The search's JSON document (../shared/specs/plans.md), as `plans --json` and GET /search answer it."""
+    return conn.execute(SEARCH_DOCUMENT, {"starts_at": starts_at, "ends_at": ends_at}).scalar_one()
 
 
 def search_plans(conn: Connection, starts_at: datetime, ends_at: datetime) -> list[FoundPlan]:

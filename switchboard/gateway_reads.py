@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from schemas.base import describe_errors
-from schemas.plan_search import PlanSearch, SearchError, error_document, search_document
+from schemas.plan_search import PlanSearch, SearchError, error_document
 from schemas.telephony import BillRequest, bill_period
 
 reads = APIRouter(tags=["reads"])
@@ -34,13 +34,13 @@ def _read(request: Request, query):
 
 @reads.get("/search", summary="Plans ever online that overlap [starts_at, ends_at], by start")
 def search(request: Request, starts_at: str | None = None, ends_at: str | None = None) -> Response:
-    from storage.plans import search_plans
+    from storage.plans import search_document
 
     try:
         wanted = PlanSearch.parse(starts_at, ends_at)
     except SearchError as problem:
         return _json(error_document(problem), 400)
-    return _json(search_document(_read(request, lambda conn: search_plans(conn, wanted.starts_at, wanted.ends_at))))
+    return _json(_read(request, lambda conn: search_document(conn, wanted.starts_at, wanted.ends_at)))
 
 
 @reads.get("/bills/{subscriber}", summary="A subscriber's bill for a closed month (default: the last one)")

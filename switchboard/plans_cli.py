@@ -68,7 +68,7 @@ def plans(
     as_json: Annotated[bool, typer.Option("--json", help="the search document of the spec")] = False,
 ) -> None:
     """Plans that were ever online and overlap [--starts-at, --ends-at], by start (from the store only)."""
-    from schemas.plan_search import PlanSearch, SearchError, error_document, search_document
+    from schemas.plan_search import PlanSearch, SearchError, error_document
 
     try:
         search = PlanSearch.parse(starts_at, ends_at)
@@ -78,22 +78,22 @@ def plans(
         else:
             typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from None
-    found = _search(search)
+    from storage.plans import search_document, search_plans
+
     if as_json:
-        typer.echo(search_document(found))
+        typer.echo(_search(lambda conn: search_document(conn, search.starts_at, search.ends_at)))
     else:
-        _print_table(found)
+        _print_table(_search(lambda conn: search_plans(conn, search.starts_at, search.ends_at)))
 
 
-def _search(search):
+def _search(query):
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from storage.database import make_engine
-    from storage.plans import search_plans
 
     try:
         with make_engine(get_settings().database_url).connect() as connection:
-            return search_plans(connection, search.starts_at, search.ends_at)
+            return query(connection)
     except (OperationalError, ProgrammingError) as error:
         typer.echo(f"error: the database is not reachable or not migrated: {error.orig}".rstrip(), err=True)
         raise typer.Exit(1) from None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
 
-from schemas.plan_search import PlanSearch, search_document
+from schemas.plan_search import PlanSearch
 from schemas.plans import PlanSeen
-from storage.plans import search_plans, upsert_plans
+from storage.plans import search_document, search_plans, upsert_plans
 
 TEN = datetime(2021, 6, 30, 10, 0, tzinfo=timezone.utc)
 SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -69,8 +70,9 @@ def test_an_older_sighting_never_overwrites_a_newer_one_and_online_never_turns_o
     assert (row.title, row.sell_mode, row.ever_online) == ("new title", "offline", True)
     assert (row.first_seen, row.last_seen) == (SEEN - timedelta(days=1), SEEN + timedelta(days=1))
     with store.connect() as connection:
-        document = search_document(search_plans(connection, TEN, TEN + timedelta(hours=1)))
-    assert '"min_price": 10.00, "max_price": 99.50}]}, "error": null}' in document
+        document = search_document(connection, TEN, TEN + timedelta(hours=1))
+    assert '"min_price" : 10.00, "max_price" : 99.50}]}, "error": null}' in document, "two decimals, as numbers"
+    assert json.loads(document)["data"]["events"][0]["start_time"] == "10:00:00"
 
 
 @pytest.mark.timeout(30)

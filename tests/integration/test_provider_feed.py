@@ -67,7 +67,7 @@ def test_plans_that_disappear_or_turn_offline_stay_searchable_and_a_changed_plan
     assert count(engine, "plans") == 4, "updated, not duplicated; the offline-only plan is kept but never shown"
     raw = switchboard(service_env, "plans", "--starts-at", "2021-06-30T00:00:00", "--ends-at", "2021-06-30T23:59:59",
                       "--json").stdout
-    assert '"min_price": 15.00, "max_price": 45.00}' in raw, "prices are numbers with two decimals"
+    assert '"min_price" : 15.00, "max_price" : 45.00}' in raw, "prices are numbers with two decimals"
 
 
 @pytest.mark.timeout(180)
