@@ -22,7 +22,7 @@ __all__ = ["Tariff", "format_brl", "format_duration", "price_call", "select_tari
 _CENT = Decimal("0.01")
 _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
-_BLOCK_DAYS = 28  # shorter than the gap between two DST changes of any zone
+_BLOCK_DAYS = 28  # calls shorter than this are walked day by day
 
 
 @dataclass(frozen=True)
@@ -81,39 +81,54 @@ def standard_minutes(start: datetime, end: datetime, tariff: Tariff) -> int:
     """Completed standard-time minutes: the sum of `stretch // 1 minute` over
     `standard_stretches`, without walking every day of a long call.
 
-    Days whose windows lie wholly inside the call are counted in blocks of up to 28 days: when
-    the zone's UTC offset is the same at the first window's opening and the last one's
-    closing, no DST change happened in between (two never fall within 28 days), so every
-    window of the block has its local length. Otherwise, and at both ends of the call, day
-    by day."""
+    The days at both ends, whose windows the call cuts, are walked. The days in between count
+    their window's local length, corrected on the days a change of UTC offset makes a window
+    longer or shorter: those are found once per zone, window and year, by walking that year,
+    and cached (a zone may change its offset twice in a week: Recife, October 2000)."""
     zone = ZoneInfo(tariff.timezone)
     day, last_day = start.astimezone(zone).date() - _DAY, end.astimezone(zone).date()
-    if (last_day - day).days < _BLOCK_DAYS:  # most calls: a day or two, no block to count
+    if (last_day - day).days < _BLOCK_DAYS:  # most calls: a day or two, nothing to skip
         return sum(stretch // _MINUTE for stretch in standard_stretches(start, end, tariff))
     minutes = 0
-    while day <= last_day:
-        block_last = min(day + timedelta(days=_BLOCK_DAYS - 1), last_day)
-        opens, _ = _standard_window(day, tariff, zone)
-        _, closes = _standard_window(block_last, tariff, zone)
-        if start <= opens and closes <= end and _same_offset(day, block_last, tariff, zone):
-            minutes += ((block_last - day).days + 1) * (_local_window_length(tariff) // _MINUTE)
-            day = block_last + _DAY
-            continue
-        window_start, window_end = _standard_window(day, tariff, zone)
-        overlap = min(end, window_end) - max(start, window_start)
-        if overlap > timedelta(0):
-            minutes += overlap // _MINUTE
+    while _standard_window(day, tariff, zone)[0] < start:  # the first windows: cut by the start
+        minutes += _overlap_minutes(day, start, end, tariff, zone)
         day += _DAY
+    while _standard_window(last_day, tariff, zone)[1] > end:  # the last ones: cut by the end
+        minutes += _overlap_minutes(last_day, start, end, tariff, zone)
+        last_day -= _DAY
+    return minutes + _whole_windows_minutes(day, last_day, tariff)
+
+
+def _overlap_minutes(day: date, start: datetime, end: datetime, tariff: Tariff, zone: ZoneInfo) -> int:
+    window_start, window_end = _standard_window(day, tariff, zone)
+    return max(timedelta(0), min(end, window_end) - max(start, window_start)) // _MINUTE
+
+
+def _whole_windows_minutes(first_day: date, last_day: date, tariff: Tariff) -> int:
+    local = _local_window_length(tariff) // _MINUTE
+    minutes = ((last_day - first_day).days + 1) * local
+    for year in range(first_day.year, last_day.year + 1):
+        for day, length in _irregular_windows(year, tariff.standard_start, tariff.standard_end, tariff.timezone):
+            if first_day <= day <= last_day:
+                minutes += length - local
     return minutes
 
 
-def _same_offset(first_day: date, last_day: date, tariff: Tariff, zone: ZoneInfo) -> bool:
-    """The zone's offset at the wall-clock opening of the first window and at the closing of the
-    last (a time a DST change skipped counts with the offset before the change, as the
-    window itself does)."""
-    opens = datetime.combine(first_day, tariff.standard_start, zone)
-    closes_on = last_day if tariff.standard_end > tariff.standard_start else last_day + _DAY
-    return opens.utcoffset() == datetime.combine(closes_on, tariff.standard_end, zone).utcoffset()
+@lru_cache(maxsize=4096)
+def _irregular_windows(year: int, opens_at: time, closes_at: time, zone_name: str) -> tuple[tuple[date, int], ...]:
+    """(day, minutes) of the days of `year` whose window an offset change makes other than its
+    local length."""
+    zone, tariff = ZoneInfo(zone_name), Tariff("", "", datetime(1970, 1, 1, tzinfo=timezone.utc), _CENT, _CENT,
+                                               standard_start=opens_at, standard_end=closes_at, timezone=zone_name)
+    local, found, day = _local_window_length(tariff) // _MINUTE, [], date(year, 1, 1)
+    while day.year == year:
+        opens = datetime.combine(day, opens_at, zone)
+        closes = datetime.combine(day if closes_at > opens_at else day + _DAY, closes_at, zone)
+        length = (closes.astimezone(timezone.utc) - opens.astimezone(timezone.utc)) // _MINUTE
+        if length != local:
+            found.append((day, length))
+        day += _DAY
+    return tuple(found)
 
 
 def _local_window_length(tariff: Tariff) -> timedelta:

@@ -176,7 +176,8 @@ def test_format_brl(amount, text):
 
 # --- the fast count of standard minutes agrees with the day-by-day definition -------------
 
-ZONES = ["UTC", "America/Sao_Paulo", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+ZONES = ["UTC", "America/Sao_Paulo", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "America/Recife",
+         "America/Fortaleza", "Asia/Gaza"]
 WINDOWS = [(time(6), time(22)), (time(22), time(6)), (time(0, 30), time(23, 45)), (time(9, 15), time(9, 16))]
 
 
@@ -198,3 +199,16 @@ def test_standard_minutes_equal_the_sum_of_floored_stretches(start, length, zone
 def test_a_call_of_decades_is_priced_without_walking_every_day():
     start, end = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert standard_minutes(start, end, ORIGINAL) == 20454 * 16 * 60  # every day's full 16 hours
+
+
+@pytest.mark.parametrize(("zone", "start", "end"), [
+    ("America/Recife", datetime(2000, 9, 1), datetime(2000, 12, 1)),  # changes a week apart, Oct 2000
+    ("America/Fortaleza", datetime(2000, 9, 1), datetime(2000, 12, 1)),  # two weeks apart
+    ("America/Boa_Vista", datetime(2000, 9, 1), datetime(2000, 12, 1)),
+])
+def test_two_offset_changes_inside_four_weeks_are_both_counted(zone, start, end):
+    tariff = Tariff("t", "t", datetime(1970, 1, 1, tzinfo=timezone.utc), Decimal("0.36"), Decimal("0.09"),
+                    standard_start=time(0, 30), standard_end=time(23, 45), timezone=zone)
+    start, end = start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc)
+    by_definition = sum(stretch // timedelta(minutes=1) for stretch in standard_stretches(start, end, tariff))
+    assert standard_minutes(start, end, tariff) == by_definition
