@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming, Reply
 from schemas import topology
 from schemas.base import describe_errors
-from schemas.telephony import BillError, BillRequest, Period, bill_period
+from schemas.periods import Period, bill_period
+from schemas.telephony import BillError, BillRequest
 from storage.bills import bills
 
 

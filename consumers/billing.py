@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 from consumers.pricing import Tariff, price_call, select_tariff
 from consumers.runtime.handler import BatchOutcome, ConsumerSpec, Incoming
 from schemas import topology
-from schemas.telephony import CallCompleted, CallPriced, Period
+from schemas.periods import Period
+from schemas.telephony import CallCompleted, CallPriced
 from storage import telephony as store
 
 

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from schemas.base import Message
-from schemas.telephony import Identifier, UtcDatetime
+from schemas.fields import Identifier, UtcDatetime
 from schemas.topology import NOTIFICATIONS, Exchange
 
 Channel = Literal["email", "sms"]

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from schemas.base import Message
-from schemas.telephony import Identifier, UtcDatetime
+from schemas.fields import Identifier, UtcDatetime
 from schemas.topology import ORDERS, Exchange
 
 Status = Literal["waiting", "preparation", "ready", "delivered", "canceled"]

@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
 from schemas.base import Message
-from schemas.telephony import Identifier, UtcDatetime
+from schemas.fields import Identifier, UtcDatetime
 from schemas.topology import PROVIDER
 
 PLAN_NAMESPACE = uuid.UUID("6f1c1f0e-8d1b-4c53-9a47-51b7f3f0a6d2")

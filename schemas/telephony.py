@@ -1,25 +1,22 @@
 """Telephony contracts: call detail records in, completed and priced calls, bills out.
-
-Also the reference-period rules (a bill covers one closed calendar month, UTC), because
-producers, consumers and the bill query must all agree on them.
-"""
+A bill's period is a closed calendar month (schemas/periods.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import time as time_module
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, TypeAdapter, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter, model_validator
 
 from schemas.base import Message
+from schemas.fields import Identifier, Money, UtcDatetime
+from schemas.periods import PeriodText
 from schemas.topology import TELEPHONY, Exchange
 
-# --- field types ---------------------------------------------------------------------
+# --- telephony field types --------------------------------------------------------------
 
 _PHONE = re.compile(r"[0-9]{10,11}")  # not \d: that also matches non-ASCII digits
 # A call record is dated between the Unix epoch and now, give or take a switch's clock skew:
@@ -27,8 +24,6 @@ _PHONE = re.compile(r"[0-9]{10,11}")  # not \d: that also matches non-ASCII digi
 EARLIEST_RECORD = datetime(1970, 1, 1, tzinfo=timezone.utc)
 RECORD_CLOCK_SKEW = timedelta(minutes=5)
 _SKEW_S = RECORD_CLOCK_SKEW.total_seconds()
-_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
-_CENT = Decimal("0.01")
 
 
 def _phone_number(value: str) -> str:
@@ -38,29 +33,6 @@ def _phone_number(value: str) -> str:
             f"(10 or 11 digits in all), got {value!r}"
         )
     return value
-
-
-def _int_to_str(value: Any) -> Any:
-    # Senders use numeric ids (the brief's call ids are 70, 71, ...); bool is not a number here.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _iso_text_only(value: Any) -> Any:
-    # pydantic would read a bare number as Unix time; the contract says ISO 8601.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError("timestamp must be an ISO 8601 string such as 2017-12-11T15:07:13Z")
-    return value
-
-
-def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            "timestamp must carry a time zone (Z or an offset such as -03:00), "
-            f"got naive {value.isoformat()}"
-        )
-    return value.astimezone(timezone.utc)
 
 
 def _plausible_record_time(value: datetime) -> datetime:
@@ -73,19 +45,8 @@ def _plausible_record_time(value: datetime) -> datetime:
     return value
 
 
-def _two_places(value: Decimal) -> Decimal:
-    if not value.is_finite() or value != value.quantize(_CENT):
-        raise ValueError(f"amount must have at most 2 decimal places, got {value}")
-    return value.quantize(_CENT)
-
-
 PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), BeforeValidator(_int_to_str)
-]
-UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text_only), AfterValidator(_aware_utc)]
 RecordTime = Annotated[UtcDatetime, AfterValidator(_plausible_record_time)]
-Money = Annotated[Decimal, AfterValidator(_two_places)]
 
 
 def _stable_id(*parts: str) -> str:
@@ -107,76 +68,6 @@ def format_duration(seconds: int | float | timedelta) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes}m{secs}s"
-
-
-# --- reference periods -----------------------------------------------------------------
-
-
-class PeriodNotEnded(ValueError):
-    """A bill was asked for the current or a future month."""
-
-
-@dataclass(frozen=True, order=True)
-class Period:
-    """A calendar month, the reference period of a bill ("YYYY-MM", months in UTC)."""
-
-    year: int
-    month: int
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @classmethod
-    def containing(cls, moment: datetime | date) -> "Period":
-        if isinstance(moment, datetime):
-            moment = _aware_utc(moment)
-        return cls(moment.year, moment.month)
-
-    def next(self) -> "Period":
-        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
-
-    def previous(self) -> "Period":
-        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
-
-    @property
-    def starts_at(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=timezone.utc)
-
-    @property
-    def ends_at(self) -> datetime:
-        """Exclusive end: the first instant of the next month."""
-        return self.next().starts_at
-
-
-def parse_period(text: str) -> Period:
-    match = _PERIOD.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"period must be written YYYY-MM (e.g. 2017-12), got {text!r}")
-    year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12 or year < 1:
-        raise ValueError(f"period {text!r} is not a calendar month (month must be 01 to 12)")
-    return Period(year, month)
-
-
-def last_closed_period(today: date) -> Period:
-    """The previous month: in January, December of the previous year."""
-    return Period.containing(today).previous()
-
-
-def ensure_closed(period: Period, today: date) -> Period:
-    if period >= Period.containing(today):
-        raise PeriodNotEnded(f"period {period} has not ended yet; bills exist only for closed months")
-    return period
-
-
-def bill_period(requested: str | None, today: date) -> Period:
-    """The period a bill request asks for: the given closed month, else the last closed one."""
-    if requested is None:
-        return last_closed_period(today)
-    return ensure_closed(parse_period(requested), today)
-
-
-PeriodText = Annotated[str, AfterValidator(lambda text: str(parse_period(text)))]
 
 
 # --- call detail records -----------------------------------------------------------------

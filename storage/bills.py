@@ -10,7 +10,8 @@ from typing import Iterable, Protocol, Sequence
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
-from schemas.telephony import Bill, BillLine, Period, duration_seconds, format_duration
+from schemas.periods import Period
+from schemas.telephony import Bill, BillLine, duration_seconds, format_duration
 from storage.tables import priced_calls
 
 BillKey = tuple[str, str]  # (subscriber, "YYYY-MM")

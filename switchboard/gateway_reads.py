@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from schemas.base import describe_errors
 from schemas.plan_search import PlanSearch, SearchError, error_document
-from schemas.telephony import BillRequest, bill_period
+from schemas.periods import bill_period
+from schemas.telephony import BillRequest
 
 reads = APIRouter(tags=["reads"])
 

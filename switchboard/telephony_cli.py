@@ -20,7 +20,8 @@ def bill(
     from pydantic import ValidationError
 
     from schemas.base import describe_errors
-    from schemas.telephony import BillError, BillRequest, bill_period
+    from schemas.periods import bill_period
+    from schemas.telephony import BillError, BillRequest
 
     try:
         BillRequest(subscriber=subscriber, period=period)

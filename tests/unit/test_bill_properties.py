@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from consumers.billing import price_completed_call
 from consumers.call_pairing import decide
 from consumers.pricing import Tariff
-from schemas.telephony import CallEnd, CallStart, Period
+from schemas.periods import Period
+from schemas.telephony import CallEnd, CallStart
 from storage.bills import build_bill
 
 TARIFFS = [

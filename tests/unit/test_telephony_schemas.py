@@ -15,14 +15,9 @@ from schemas.telephony import (
     CallEnd,
     CallPriced,
     CallStart,
-    Period,
-    PeriodNotEnded,
-    bill_period,
     decode_call_record,
-    ensure_closed,
-    last_closed_period,
-    parse_period,
 )
+from schemas.periods import Period, PeriodNotEnded, bill_period, ensure_closed, last_closed_period, parse_period
 
 START = {
     "type": "start",
