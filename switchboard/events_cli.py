@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, Optional
 from uuid import UUID
 
 import typer
 
-from switchboard.settings import get_settings
+from switchboard.store import with_store
 
-T = TypeVar("T")
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 Since = Annotated[Optional[str], typer.Option(help="from this date or date-time (inclusive; UTC unless it says)")]
 Until = Annotated[Optional[str], typer.Option(help="up to this date-time (exclusive) or the end of this date")]
@@ -32,7 +31,7 @@ def session(session_id: Annotated[str, typer.Argument(help="the session's UUID")
         wanted = str(UUID(session_id))
     except ValueError:
         _fail(f"SESSION_ID must be a UUID such as 8a1c0f0e-5a53-4d6c-9f0a-3e1b2c4d5e6f, got {session_id!r}")
-    found = _read(lambda conn: query_session(conn, wanted))
+    found = with_store(lambda conn: query_session(conn, wanted))
     if found is None:
         _fail(f"no session {wanted}: none of its events has been stored")
     if as_json:
@@ -62,7 +61,7 @@ def events(
                              until=parse_moment(until, "--until", end_of_day=True), limit=limit)
     except ValueError as error:
         _fail(str(error))
-    found = _read(lambda conn: find_events(conn, wanted))
+    found = with_store(lambda conn: find_events(conn, wanted))
     if as_json:
         typer.echo(json.dumps([event.model_dump(mode="json") for event in found]))
         return
@@ -83,7 +82,7 @@ def event_errors(
         since_at, until_at = parse_moment(since, "--since"), parse_moment(until, "--until", end_of_day=True)
     except ValueError as error:
         _fail(str(error))
-    found = _read(lambda conn: find_errors(conn, since_at, until_at, application, limit))
+    found = with_store(lambda conn: find_errors(conn, since_at, until_at, application, limit))
     rows = [{**row, "received_at": _iso(row["received_at"])} for row in found]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -116,17 +115,6 @@ def _print_events(found) -> None:
         typer.echo(f"{_iso(event.timestamp)}  {event.category}/{event.name}  {event.application}  {event.id}  "
                    f"{_cut(json.dumps(event.data), 100)}")
     typer.echo(f"{len(found)} event{'' if len(found) == 1 else 's'}")
-
-
-def _read(query: Callable[..., T]) -> T:
-    from storage.database import make_engine
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        with engine.connect() as connection:
-            return query(connection)
-    finally:
-        engine.dispose()
 
 
 def _iso(moment: datetime) -> str:

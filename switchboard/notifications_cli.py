@@ -14,6 +14,7 @@ import typer
 from consumers.runtime import exits
 from switchboard.publish_cli import loader
 from switchboard.settings import get_settings
+from switchboard.store import with_store
 
 loader("contacts", "producers.notifications:parse_contact", "contacts",
        "Publish contact updates (partial: fields left out stay as they are; null clears one).")
@@ -91,7 +92,7 @@ def deliveries(
     """What became of notifications, per channel: sent, skipped or failed (with the reason), or scheduled."""
     from storage.deliveries import DELIVERY_KEYS, delivery_documents, find_deliveries
 
-    documents = delivery_documents(_read(lambda conn: find_deliveries(
+    documents = delivery_documents(with_store(lambda conn: find_deliveries(
         conn, notification=notification, contact=contact, channel=channel, status=status)))
     if as_json:
         typer.echo(json.dumps(documents))
@@ -110,7 +111,7 @@ def order(order_id: Annotated[str, typer.Argument(help="the order's id")],
     """An order's current status and the history of its valid events."""
     from storage.orders import order_document
 
-    found = _read(lambda conn: order_document(conn, order_id))
+    found = with_store(lambda conn: order_document(conn, order_id))
     if found is None:
         typer.echo(f"error: no order {order_id}", err=True)
         raise typer.Exit(1)
@@ -120,14 +121,3 @@ def order(order_id: Annotated[str, typer.Argument(help="the order's id")],
     typer.echo(f"Order {found['order_id']} of customer {found['customer_id']}: {found['status']}")
     for item in found["history"]:
         typer.echo(f"  {item['at']}  {item['status']}")
-
-
-def _read(query):
-    from storage.database import make_engine
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        with engine.connect() as connection:
-            return query(connection)
-    finally:
-        engine.dispose()

@@ -10,6 +10,7 @@ import typer
 
 from consumers.runtime import exits
 from switchboard.settings import get_settings
+from switchboard.store import with_store
 
 
 def poll_provider(
@@ -81,22 +82,9 @@ def plans(
     from storage.plans import search_document, search_plans
 
     if as_json:
-        typer.echo(_search(lambda conn: search_document(conn, search.starts_at, search.ends_at)))
+        typer.echo(with_store(lambda conn: search_document(conn, search.starts_at, search.ends_at)))
     else:
-        _print_table(_search(lambda conn: search_plans(conn, search.starts_at, search.ends_at)))
-
-
-def _search(query):
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from storage.database import make_engine
-
-    try:
-        with make_engine(get_settings().database_url).connect() as connection:
-            return query(connection)
-    except (OperationalError, ProgrammingError) as error:
-        typer.echo(f"error: the database is not reachable or not migrated: {error.orig}".rstrip(), err=True)
-        raise typer.Exit(1) from None
+        _print_table(with_store(lambda conn: search_plans(conn, search.starts_at, search.ends_at)))
 
 
 def _print_table(found) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from switchboard.settings import get_settings
+from switchboard.store import with_store
 
 tariffs_app = typer.Typer(no_args_is_help=True, help="List the tariffs, or add one that takes effect in the future.")
 
@@ -107,16 +107,10 @@ def _derived_id(starts: datetime, name: str) -> str:
 def _with_database(action, write: bool = False):
     from sqlalchemy.exc import OperationalError
 
-    from storage.database import make_engine
-
-    engine = make_engine(get_settings().database_url)
     try:
-        with (engine.begin() if write else engine.connect()) as connection:
-            return action(connection)
+        return with_store(action, write=write)
     except OperationalError as error:
         _fail(f"PostgreSQL not reachable: {str(error.orig).strip().splitlines()[0]}")
-    finally:
-        engine.dispose()
 
 
 def _as_json(row: dict) -> dict:

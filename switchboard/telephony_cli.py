@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from switchboard.settings import get_settings
+from switchboard.store import with_store
 
 
 def bill(
@@ -38,14 +39,8 @@ def bill(
 
 def _bill_from_database(subscriber: str, period: str):
     from storage.bills import bill as query_bill
-    from storage.database import make_engine
 
-    engine = make_engine(get_settings().database_url)
-    try:
-        with engine.connect() as connection:
-            return query_bill(connection, subscriber, period)
-    finally:
-        engine.dispose()
+    return with_store(lambda connection: query_bill(connection, subscriber, period))
 
 
 def _bill_over_amqp(subscriber: str, period: str):
