@@ -17,11 +17,11 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
 from broker.errors import ConnectionLost, LinkFailed, PublishError
+from broker.urls import with_credentials
 from consumers.event_rules import EventRules, InvalidEvent, judge
 from producers.publisher import Publisher
 from schemas.events import SentEvent
@@ -63,12 +63,6 @@ def judged(items: list[Any], rules: EventRules) -> tuple[list[SentEvent], list[d
         else:
             valid.append(event)
     return valid, rejected
-
-
-def with_credentials(amqp_url: str, user: str, password: str) -> str:
-    parts = urlsplit(amqp_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
 
 
 class _AppLink:

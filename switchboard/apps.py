@@ -18,11 +18,11 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Iterator
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy.engine import Engine
 
 from broker.management import Management
+from broker.urls import with_credentials
 from schemas.topology import TRACKING
 from storage import applications as store
 from storage.database import make_engine
@@ -54,14 +54,6 @@ def permissions(exchange: str = TRACKING.name) -> tuple[dict, dict]:
     return vhost, topic
 
 
-def app_url(amqp_url: str, user: str, password: str) -> str:
-    """SWITCHBOARD_AMQP_URL (host, port, vhost, options) with the application's credentials."""
-    parts = urlsplit(amqp_url)
-    host = parts.hostname or "localhost"
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 class Applications:
     def __init__(self, settings: Settings):
         self._settings = settings
@@ -87,7 +79,7 @@ class Applications:
         except BaseException:
             management.delete("users", name)
             raise
-        return AppCredentials(name, name, password, app_url(self._settings.amqp_url, name, password))
+        return AppCredentials(name, name, password, with_credentials(self._settings.amqp_url, name, password))
 
     def list(self) -> list[dict]:
         with self._database() as engine, engine.connect() as conn:

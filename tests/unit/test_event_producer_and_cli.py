@@ -10,7 +10,8 @@ import pytest
 
 from producers.events import forward_event
 from producers.files import read_messages
-from switchboard.apps import AppsError, _check_name, app_url, permissions
+from broker.urls import with_credentials as app_url
+from switchboard.apps import AppsError, _check_name, permissions
 from switchboard.events_cli import parse_moment
 
 
