@@ -108,24 +108,21 @@ def _whole_windows_minutes(first_day: date, last_day: date, tariff: Tariff) -> i
     local = _local_window_length(tariff) // _MINUTE
     minutes = ((last_day - first_day).days + 1) * local
     for year in range(first_day.year, last_day.year + 1):
-        for day, length in _irregular_windows(year, tariff.standard_start, tariff.standard_end, tariff.timezone):
+        for day, length in _irregular_windows(year, tariff):
             if first_day <= day <= last_day:
                 minutes += length - local
     return minutes
 
 
 @lru_cache(maxsize=4096)
-def _irregular_windows(year: int, opens_at: time, closes_at: time, zone_name: str) -> tuple[tuple[date, int], ...]:
+def _irregular_windows(year: int, tariff: Tariff) -> tuple[tuple[date, int], ...]:
     """(day, minutes) of the days of `year` whose window an offset change makes other than its
     local length."""
-    zone, tariff = ZoneInfo(zone_name), Tariff("", "", datetime(1970, 1, 1, tzinfo=timezone.utc), _CENT, _CENT,
-                                               standard_start=opens_at, standard_end=closes_at, timezone=zone_name)
-    local, found, day = _local_window_length(tariff) // _MINUTE, [], date(year, 1, 1)
+    zone, local = ZoneInfo(tariff.timezone), _local_window_length(tariff) // _MINUTE
+    found, day = [], date(year, 1, 1)
     while day.year == year:
-        opens = datetime.combine(day, opens_at, zone)
-        closes = datetime.combine(day if closes_at > opens_at else day + _DAY, closes_at, zone)
-        length = (closes.astimezone(timezone.utc) - opens.astimezone(timezone.utc)) // _MINUTE
-        if length != local:
+        opens, closes = _window_in_utc(day, tariff, zone)  # not the cached one: a year would flush it
+        if (length := (closes - opens) // _MINUTE) != local:
             found.append((day, length))
         day += _DAY
     return tuple(found)
@@ -140,6 +137,10 @@ def _local_window_length(tariff: Tariff) -> timedelta:
 
 @lru_cache(maxsize=4096)  # pure, and calls cluster on the same days: a hot path of billing
 def _standard_window(day: date, tariff: Tariff, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    return _window_in_utc(day, tariff, zone)
+
+
+def _window_in_utc(day: date, tariff: Tariff, zone: ZoneInfo) -> tuple[datetime, datetime]:
     opens = datetime.combine(day, tariff.standard_start, zone)
     closes_on = day if tariff.standard_end > tariff.standard_start else day + timedelta(days=1)
     closes = datetime.combine(closes_on, tariff.standard_end, zone)
