@@ -11,7 +11,7 @@ import typer
 
 from switchboard.logs import configure_logging
 from switchboard.settings import get_settings
-from switchboard import notifications_cli, plans_cli, replay_cli, status_cli
+from switchboard import notifications_cli, plans_cli, replay_cli, serve_cli, status_cli
 from switchboard.deadletters_cli import dead_letters_app
 from switchboard.apps_cli import apps_app
 from switchboard.events_cli import event_errors, events, session
@@ -127,7 +127,7 @@ app.command()(events)
 app.command("event-errors")(event_errors)
 app.command("poll-provider")(plans_cli.poll_provider)
 app.command()(plans_cli.plans)
-app.command()(plans_cli.serve)
+app.command()(serve_cli.serve)
 
 
 def _cell(value: int | None) -> str:

@@ -147,9 +147,6 @@ class _Timed:
     def __init__(self, app: FastAPI):
         self.app = app
 
-    def __getattr__(self, name: str):
-        return getattr(self.app, name)
-
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -108,15 +108,3 @@ def _utc(moment) -> str:
 def _price(value) -> str:
     return "-" if value is None else f"{value:.2f}"
 
-
-def serve(
-    host: Annotated[Optional[str], typer.Option(help="default: SWITCHBOARD_GATEWAY_HOST (127.0.0.1)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="default: SWITCHBOARD_GATEWAY_PORT (8080)")] = None,
-) -> None:
-    """Run the HTTP gateway: POST /events as an application, the fleet's reads, /docs (a fleet process)."""
-    import uvicorn
-
-    settings = get_settings()
-    uvicorn.run("switchboard.gateway:from_environment", factory=True, host=host or settings.gateway_host,
-                port=port or settings.gateway_port, workers=settings.gateway_workers, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
