@@ -26,27 +26,28 @@ class ConfirmBatch:
     errors: dict[int, Exception] = field(default_factory=dict)
     settled: int = 0
     on_settled: Callable[[float], None] | None = None  # called with the seconds it took
+    on_done: Callable[[], None] | None = None  # called once settled or failed, on the settling thread
 
     def __post_init__(self) -> None:
         self._done = threading.Event()
         self._started = time.monotonic()
         if not self.messages:
-            self._done.set()
+            self._set_done()
 
     def settle(self, index: int, error: Exception | None = None) -> None:
         if error is not None:
             self.errors[index] = error
         self.settled += 1
         if self.settled >= len(self.messages):
-            self._done.set()
             if self.on_settled is not None:
                 self.on_settled(time.monotonic() - self._started)
+            self._set_done()
 
     def fail_unsettled(self, error: Exception) -> None:
         """Called when the link is gone for good: wake whoever waits on this batch."""
         for index in range(len(self.messages)):
             self.errors.setdefault(index, error)
-        self._done.set()
+        self._set_done()
 
     def wait(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
@@ -54,6 +55,12 @@ class ConfirmBatch:
     @property
     def done(self) -> bool:
         return self._done.is_set()
+
+    def _set_done(self) -> None:
+        if not self._done.is_set():
+            self._done.set()
+            if self.on_done is not None:
+                self.on_done()
 
 
 class ConfirmTracker:

@@ -15,6 +15,7 @@ model (schemas/event_types.py); the event-sessions consumer applies every rule.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, Iterable
@@ -119,6 +120,10 @@ class SentEvent(Message):
         return event_routing_key(self.fields["category"], self.fields["name"])
 
     def to_json_bytes(self) -> bytes:
+        return self._json
+
+    @cached_property
+    def _json(self) -> bytes:  # frozen, and wanted twice (the body and its message id)
         return json.dumps(self.fields, separators=(",", ":")).encode()
 
 
