@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -85,7 +86,7 @@ priced_calls = Table(
     Column("destination", PHONE, nullable=False),
     Column("started_at", TIMESTAMP, nullable=False),
     Column("ended_at", TIMESTAMP, nullable=False),
-    Column("duration_seconds", Integer, nullable=False),
+    Column("duration_seconds", BigInteger, nullable=False),  # a call from 1970 may outlast 2**31 s
     Column("price", Numeric(12, 2), nullable=False),
     Column("tariff_id", String(64), ForeignKey("tariffs.id"), nullable=False),
     Column("period", CHAR(7), nullable=False, comment="YYYY-MM, the UTC month the call ended in"),

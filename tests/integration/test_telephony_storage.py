@@ -186,3 +186,20 @@ def test_tariffs_in_force_for_a_batch(db):
     finally:
         with db.begin() as conn:
             conn.execute(text("DELETE FROM tariffs WHERE id = 't2030'"))
+
+
+def test_a_call_longer_than_68_years_fits_its_duration_column(db):
+    """Records may be dated from 1970: from 2038 on, a call can last longer than 2**31 - 1 s."""
+    from datetime import datetime, timezone
+
+    started, ended = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2040, 1, 1, tzinfo=timezone.utc)
+    seconds = int((ended - started).total_seconds())
+    assert seconds > 2**31 - 1
+    row = {"call_id": "long", "source": SUBSCRIBER, "destination": "2833777000", "started_at": started,
+           "ended_at": ended, "duration_seconds": seconds, "price": Decimal("1.00"), "tariff_id": "original",
+           "period": "2040-01"}
+    with db.begin() as conn:
+        conn.execute(priced_calls.insert().values(row))
+    with db.connect() as conn:
+        stored = conn.execute(select(priced_calls.c.duration_seconds).where(priced_calls.c.call_id == "long"))
+        assert stored.scalar_one() == seconds
