@@ -48,6 +48,11 @@ def drop_database(database_url: str) -> None:
         admin.dispose()
 
 
+def libpq_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL as libpq (psycopg2.connect) takes it."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def database_reachable(database_url: str, timeout_s: int = 2) -> bool:
     """One short connection and `SELECT 1` (for readiness probes): True if PostgreSQL answers."""
     engine = make_engine(database_url, poolclass=NullPool, connect_args={"connect_timeout": timeout_s})

@@ -12,6 +12,10 @@ from sqlalchemy.engine import Connection
 
 from schemas.plans import PlanSeen
 
+# NOTIFYed by every transaction that writes plans (delivered at its commit): the gateway's
+# search cache (switchboard/search_cache.py) LISTENs and forgets what it answered before.
+PLANS_CHANGED = "switchboard_plans_changed"
+
 _COLUMNS = {"base_plan_id": "text", "plan_id": "text", "id": "uuid", "title": "text", "sell_mode": "text",
             "starts_at": "timestamptz", "ends_at": "timestamptz", "min_price": "numeric", "max_price": "numeric",
             "ever_online": "boolean", "first_seen": "timestamptz", "last_seen": "timestamptz", "content_id": "text"}
@@ -79,6 +83,7 @@ def upsert_plans(conn: Connection, sightings: Sequence[PlanSeen]) -> int:
     rows = plan_rows(sightings)
     if rows:
         conn.execute(_UPSERT, {name: [row[name] for row in rows] for name in _COLUMNS})
+        conn.execute(text(f"NOTIFY {PLANS_CHANGED}"))
     return len(rows)
 
 

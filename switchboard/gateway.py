@@ -20,9 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from consumers.event_rules import EventRules
 from producers.collector import Collector
 from producers.publisher import Publisher
-from storage.database import database_reachable, make_engine
+from storage.database import database_reachable, libpq_dsn, make_engine
 from switchboard import gateway_events
 from switchboard.gateway_reads import reads
+from switchboard.search_cache import SearchCache
 from switchboard.settings import Settings
 
 REQUESTS = Histogram("switchboard_gateway_request_seconds", "From request to response, by route and status",
@@ -53,12 +54,15 @@ def create_app(settings: Settings):
             settings.amqp_url, EventRules(unknown_events=settings.unknown_events,
                                           clock_skew=timedelta(seconds=settings.event_clock_skew_s)),
             app_id=settings.app_id, confirm_timeout_s=settings.gateway_confirm_timeout_s)
+        app.state.search_cache = SearchCache(libpq_dsn(settings.database_url), settings.gateway_search_cache_mb * 2**20)
+        app.state.search_cache.start()
         app.state.broker = Publisher(settings.amqp_url, name="gateway", retry_for=float(10**9))  # for /readyz
         # Everything loaded so far lives as long as the process: out of the collector's sight,
         # full collections stop walking it (they were the slowest requests, tens of ms each).
         gc.freeze()
         yield
         app.state.collector.close()
+        app.state.search_cache.stop()
         app.state.broker.close()
         app.state.engine.dispose()
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from schemas.base import describe_errors
 from schemas.plan_search import PlanSearch, SearchError, error_document
@@ -34,14 +35,21 @@ def _read(request: Request, query):
 
 
 @reads.get("/search", summary="Plans ever online that overlap [starts_at, ends_at], by start")
-def search(request: Request, starts_at: str | None = None, ends_at: str | None = None) -> Response:
+async def search(request: Request, starts_at: str | None = None, ends_at: str | None = None) -> Response:
+    """Answered from memory while the plans have not changed (switchboard/search_cache.py)."""
     from storage.plans import search_document
 
     try:
         wanted = PlanSearch.parse(starts_at, ends_at)
     except SearchError as problem:
         return _json(error_document(problem), 400)
-    return _json(_read(request, lambda conn: search_document(conn, wanted.starts_at, wanted.ends_at)))
+    cache, key = request.app.state.search_cache, (wanted.starts_at, wanted.ends_at)
+    document = cache.get(key)
+    if document is None:
+        generation = cache.generation
+        document = await run_in_threadpool(_read, request, lambda conn: search_document(conn, *key))
+        cache.put(key, generation, document)
+    return _json(document)
 
 
 @reads.get("/bills/{subscriber}", summary="A subscriber's bill for a closed month (default: the last one)")

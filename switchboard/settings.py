@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     gateway_max_events: int = Field(1000, ge=1, description="events per POST /events request")
     gateway_workers: int = Field(1, ge=1, description="gateway processes sharing its port (uvicorn workers)")
     gateway_db_pool_size: int = Field(5, ge=1, description="database connections of the gateway's reads")
+    gateway_search_cache_mb: int = Field(64, ge=0, description="memory for recent GET /search answers (0: none)")
     gateway_confirm_timeout_s: float = Field(10.0, gt=0, description="longest wait for the broker's confirms")
 
     app_id: str = "switchboard"

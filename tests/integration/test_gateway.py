@@ -13,7 +13,10 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from schemas.plans import PlanSeen
+from storage.plans import PLANS_CHANGED, upsert_plans
 from switchboard.apps import Applications
 from tests.support.apps import TestApps
 from tests.support.fleet_tools import count
@@ -189,3 +192,63 @@ def test_every_read_answers_what_the_cli_prints(fleet, serve, service_env):
         assert answer.status_code == status and set(answer.json()["error"]) == {"code", "message"}, path
     assert httpx.get(f"{base}/openapi.json", timeout=10).json()["info"]["title"] == "Switchboard gateway"
     assert "switchboard_gateway_request_seconds" in httpx.get(f"{base}/metrics", timeout=10).text
+
+
+def _plan(plan_id: str, title: str, day: int) -> PlanSeen:
+    start = datetime(2031, 3, day, 20, tzinfo=timezone.utc)
+    return PlanSeen(base_plan_id="cache", plan_id=plan_id, title=title, sell_mode="online", starts_at=start,
+                    ends_at=start + timedelta(hours=2), zones=({"zone_id": "1", "price": "10.00"},), seen_at=NOW)
+
+
+def _answers(base: str) -> dict[str, float]:
+    """switchboard_gateway_search_answers by source, from the gateway's /metrics."""
+    found = {"memory": 0.0, "database": 0.0}
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("switchboard_gateway_search_answers_total{"):
+            source = line.split('source="', 1)[1].split('"', 1)[0]
+            found[source] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def _listening(base: str) -> bool:
+    return "switchboard_gateway_search_cache_listening 1.0" in httpx.get(f"{base}/metrics", timeout=10).text
+
+
+@pytest.mark.timeout(120)
+def test_search_answers_from_memory_until_the_plans_change_and_never_without_its_listener(serve, engine):
+    base = serve()
+    window = {"starts_at": "2031-03-01T00:00:00", "ends_at": "2031-03-31T00:00:00"}
+
+    def titles() -> list[str]:
+        return [plan["title"] for plan in httpx.get(f"{base}/search", params=window, timeout=10).json()["data"]["events"]]
+
+    def store(*plans: PlanSeen) -> None:
+        with engine.begin() as connection:
+            upsert_plans(connection, plans)
+
+    wait_until(lambda: _listening(base), timeout=30, message="the gateway never listened for plan changes")
+    store(_plan("a", "First", 3))
+    wait_until(lambda: titles() == ["First"], timeout=10, message=lambda: f"search answered {titles()}")
+    before = _answers(base)
+    assert titles() == ["First"]
+    assert _answers(base)["memory"] == before["memory"] + 1, "the same search again was not answered from memory"
+
+    store(_plan("b", "Second", 5))  # its NOTIFY empties the gateway's cache
+    wait_until(lambda: titles() == ["First", "Second"], timeout=10, message=lambda: f"still {titles()}")
+
+    with engine.connect() as connection:  # the listening connection killed under the gateway
+        killed = connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = current_database() AND query = 'LISTEN {PLANS_CHANGED}'")).scalars().all()
+    assert killed == [True], killed
+    wait_until(lambda: not _listening(base), timeout=10, message="the gateway did not notice its listener was gone")
+    before = _answers(base)
+    store(_plan("c", "Third", 7))
+    assert titles() == ["First", "Second", "Third"], "answered from memory without a listener"
+    assert _answers(base)["memory"] == before["memory"]
+
+    wait_until(lambda: _listening(base), timeout=30, message="the gateway did not listen again")
+    titles()
+    before = _answers(base)
+    assert titles() == ["First", "Second", "Third"]
+    assert _answers(base)["memory"] == before["memory"] + 1, "memory not used again once listening"
