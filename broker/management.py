@@ -12,10 +12,18 @@ import urllib.request
 from typing import Any
 
 import pika
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+GET_ATTEMPTS = 3
 
 
 class ManagementUnavailable(Exception):
     """The management API did not answer (not enabled, wrong URL, refused credentials)."""
+
+
+class _ServerError(ManagementUnavailable):
+    """The API answered 5xx. RabbitMQ 3.10 does so now and then when a connection closes while it
+    lists connections; a GET is safe to ask again."""
 
 
 class Management:
@@ -30,7 +38,9 @@ class Management:
 
     def get(self, *path: str, **query: str) -> Any:
         """The JSON the API answers, or None for 404."""
-        return self._request("GET", path, query=query)
+        retrying = Retrying(retry=retry_if_exception_type(_ServerError), stop=stop_after_attempt(GET_ATTEMPTS),
+                            wait=wait_fixed(0.2), reraise=True)
+        return retrying(self._request, "GET", path, query=query)
 
     def put(self, *path: str, body: dict) -> None:
         self._request("PUT", path, body=body)
@@ -54,7 +64,8 @@ class Management:
         except urllib.error.HTTPError as error:
             if error.code == 404 and method != "PUT":
                 return None
-            raise ManagementUnavailable(self._refusal(error, path)) from None
+            failure = _ServerError if error.code >= 500 else ManagementUnavailable
+            raise failure(self._refusal(error, path)) from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise ManagementUnavailable(f"management API not reachable at {self._base}: {error}") from None
         if method != "GET":
