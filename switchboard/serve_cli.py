@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated, Optional
 
 import typer
@@ -17,6 +18,11 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with the
+    # handler it found at start: with the default one, a cleanly stopped gateway would die by
+    # the signal (-15) where every other fleet process exits 0. This one lets it return.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda *_: None)
     uvicorn.run("switchboard.gateway:from_environment", factory=True, host=host or settings.gateway_host,
                 port=port or settings.gateway_port, workers=settings.gateway_workers, log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)

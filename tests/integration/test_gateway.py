@@ -252,3 +252,13 @@ def test_search_answers_from_memory_until_the_plans_change_and_never_without_its
     before = _answers(base)
     assert titles() == ["First", "Second", "Third"]
     assert _answers(base)["memory"] == before["memory"] + 1, "memory not used again once listening"
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_gateway_shuts_down_gracefully_and_exits_0(fleet):
+    port = free_port()
+    gateway = fleet("gateway", command=("serve", "--port", str(port)))
+    wait_until(lambda: _status(f"http://127.0.0.1:{port}/readyz") == 200, timeout=30,
+               message="the gateway never got ready")
+    assert gateway.terminate(timeout=20) == 0, "SIGTERM: not a clean exit"
+    assert gateway.saw("Application shutdown complete.")
