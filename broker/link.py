@@ -108,10 +108,8 @@ class AmqpLink:
     def call_soon(self, callback: Callable[[], None]) -> None:
         self._ioloop.add_callback_threadsafe(callback)
 
-    def publish(self, messages: list[Outgoing], on_done: Callable[[], None] | None = None) -> ConfirmBatch:
-        """Hand `messages` to the I/O thread; the batch settles with their confirms, and then calls
-        `on_done` (on the I/O thread: an asyncio caller wakes its loop with call_soon_threadsafe)."""
-        batch = ConfirmBatch(messages, on_settled=self._observe_confirm, on_done=on_done)
+    def publish(self, messages: list[Outgoing]) -> ConfirmBatch:
+        batch = ConfirmBatch(messages, on_settled=self._observe_confirm)
         if self.failure is not None:
             batch.fail_unsettled(self.failure)
         elif messages:
