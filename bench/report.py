@@ -8,6 +8,7 @@ from pathlib import Path
 from bench import report_archive, report_gateway, report_notifications, report_plans
 from bench.env import ROOT
 from bench.measure import median
+from bench.targets import at_least, at_most
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -89,21 +90,13 @@ def _peak_rss(runs: list[dict]) -> dict[str, float]:
 
 
 def _targets(summary: dict, runs: list[dict]) -> list[dict]:
-    targets = [_target("producer vs raw publisher", summary["producer"]["ratio"], f">= {PRODUCER_TARGET}",
-                       summary["producer"]["ratio"] >= PRODUCER_TARGET)]
+    targets = [at_least("producer vs raw publisher", summary["producer"]["ratio"], PRODUCER_TARGET)]
     for name, consumer in summary["consumers"].items():
-        targets.append(_target(f"{name} vs raw consumer", consumer["ratio"], f">= {consumer_target(name)}",
-                               consumer["ratio"] >= consumer_target(name)))
-    p99 = summary["latency"]["p99_ms"]
-    targets.append(_target("p99 publish -> priced (ms)", p99, f"<= {P99_TARGET_MS:g}", p99 <= P99_TARGET_MS))
+        targets.append(at_least(f"{name} vs raw consumer", consumer["ratio"], consumer_target(name)))
+    targets.append(at_most("p99 publish -> priced (ms)", summary["latency"]["p99_ms"], P99_TARGET_MS))
     for name, rss in _peak_rss(runs).items():
-        targets.append(_target(f"{name} peak RSS (MB, max of all runs)", rss, f"<= {RSS_TARGET_MB:g}",
-                               rss <= RSS_TARGET_MB))
+        targets.append(at_most(f"{name} peak RSS (MB, max of all runs)", rss, RSS_TARGET_MB))
     return targets
-
-
-def _target(name: str, value: float, target: str, met: bool) -> dict:
-    return {"name": name, "value": value, "target": target, "met": bool(met)}
 
 
 # -- output ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ against a raw stream reader (measured once per bench, after the runs)."""
 
 from __future__ import annotations
 
+from bench.targets import at_least
+
 REPLAY_TARGET = 0.5
 
 
@@ -10,8 +12,7 @@ def targets(archive: dict | None) -> list[dict]:
     if not archive:
         return []
     replay = archive["replay"]
-    return [{"name": name, "value": replay[key], "target": f">= {REPLAY_TARGET}", "met": replay[key] >= REPLAY_TARGET}
-            for name, key in (("replay --dry-run vs raw stream reader", "dry_run_ratio"),
+    return [at_least(name, replay[key], REPLAY_TARGET) for name, key in (("replay --dry-run vs raw stream reader", "dry_run_ratio"),
                               ("replay --to-queue vs raw read + republish", "to_queue_ratio"))]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench.targets import at_least, at_most
+
 SINGLE_P99_TARGET_MS = 50.0
 BATCH_TARGET_EVENTS_PER_S = 10_000.0
 SEARCH_TARGET_RPS = 2_000.0
@@ -14,15 +16,12 @@ def targets(gateway: dict | None) -> list[dict]:
     single, batches = gateway["single"], gateway["batches"]
     searches = [("distinct windows", gateway["search"]), ("90 repeated windows", gateway.get("search_repeated"))]
     return [
-        {"name": f"POST /events p99 at {single['rate_target']:g} requests/s (ms)", "value": single["p99_ms"],
-         "target": f"<= {SINGLE_P99_TARGET_MS:g}", "met": single["p99_ms"] <= SINGLE_P99_TARGET_MS},
-        {"name": "POST /events in batches of 100 (events/s)", "value": batches["events_per_s"],
-         "target": f">= {BATCH_TARGET_EVENTS_PER_S:g}", "met": batches["events_per_s"] >= BATCH_TARGET_EVENTS_PER_S},
+        at_most(f"POST /events p99 at {single['rate_target']:g} requests/s (ms)", single["p99_ms"],
+                SINGLE_P99_TARGET_MS),
+        at_least("POST /events in batches of 100 (events/s)", batches["events_per_s"], BATCH_TARGET_EVENTS_PER_S),
     ] + [target for name, search in searches if search for target in (
-        {"name": f"GET /search, {name} (requests/s)", "value": search["requests_per_s"],
-         "target": f">= {SEARCH_TARGET_RPS:g}", "met": search["requests_per_s"] >= SEARCH_TARGET_RPS},
-        {"name": f"GET /search, {name}, p99 (ms)", "value": search["p99_ms"],
-         "target": f"<= {SEARCH_P99_TARGET_MS:g}", "met": search["p99_ms"] <= SEARCH_P99_TARGET_MS})]
+        at_least(f"GET /search, {name} (requests/s)", search["requests_per_s"], SEARCH_TARGET_RPS),
+        at_most(f"GET /search, {name}, p99 (ms)", search["p99_ms"], SEARCH_P99_TARGET_MS))]
 
 
 def table(gateway: dict | None, producer_msgs_per_s: float | None) -> list[str]:

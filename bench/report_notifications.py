@@ -4,6 +4,7 @@ memory with sends scheduled for later."""
 from __future__ import annotations
 
 from bench.measure import median
+from bench.targets import at_least, at_most
 
 DELIVERY_TARGET = 0.5
 SCHEDULED_RSS_TARGET_MB = 150.0
@@ -19,12 +20,11 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def targets(deliveries: dict, scheduled: dict | None) -> list[dict]:
-    found = [{"name": f"{channel} vs bare client", "value": d["ratio"], "target": f">= {DELIVERY_TARGET}",
-              "met": d["ratio"] >= DELIVERY_TARGET} for channel, d in deliveries.items()]
+    found = [at_least(f"{channel} vs bare client", d["ratio"], DELIVERY_TARGET) for channel, d in deliveries.items()]
     if scheduled:
         peak = max(scheduled["consumer_peak_rss_mb"], scheduled["dispatcher_peak_rss_mb"])
-        found.append({"name": f"peak RSS with {scheduled['scheduled']:,} sends scheduled (MB)", "value": peak,
-                      "target": f"<= {SCHEDULED_RSS_TARGET_MB:g}", "met": peak <= SCHEDULED_RSS_TARGET_MB})
+        found.append(at_most(f"peak RSS with {scheduled['scheduled']:,} sends scheduled (MB)", peak,
+                             SCHEDULED_RSS_TARGET_MB))
     return found
 
 
