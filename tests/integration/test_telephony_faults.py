@@ -55,7 +55,8 @@ def test_a_tariff_taking_effect_while_billing_runs_prices_the_next_calls_at_once
         takes_effect = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=3)
         added = subprocess.run(
             [sys.executable, "-m", "switchboard", "tariffs", "add", "Test tariff", "--id", "test-tariff",
-             "--effective-from", takes_effect.isoformat(), "--standing-charge", "1.00", "--per-minute", "0.50"],
+             "--effective-from", takes_effect.isoformat(), "--standing-charge", "1.00", "--per-minute", "0.50",
+             "--timezone", _zone_at_noon(takes_effect)],
             env=service_env, cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert added.returncode == 0, added.stderr
         before = completed("before", takes_effect - timedelta(minutes=30))
@@ -67,6 +68,13 @@ def test_a_tariff_taking_effect_while_billing_runs_prices_the_next_calls_at_once
     assert prices["before"][1] == "original"
     assert prices["after"] == (Decimal("1.00") + 5 * Decimal("0.50"), "test-tariff"), \
         "a tariff in force when the call started must price it, not one loaded a minute ago"
+
+
+def _zone_at_noon(moment: datetime) -> str:
+    """A fixed-offset zone where `moment` falls about noon: a call starting then lies wholly in
+    the default standard time (06:00-22:00), whatever hour of the day the test runs."""
+    hours_behind_utc = moment.hour - 12  # -12 ... 11, all of them Etc/GMT zones (their sign is inverted)
+    return f"Etc/GMT{'+' if hours_behind_utc >= 0 else '-'}{abs(hours_behind_utc)}"
 
 
 @pytest.mark.timeout(120)
