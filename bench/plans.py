@@ -24,7 +24,7 @@ import psycopg2
 from bench.env import BenchEnv
 from bench.measure import median, percentile, wait_until
 from bench.processes import BenchProcess, consumer_process
-from storage.plans import SEARCH
+from storage.plans import SEARCH, SEARCH_ENTRY
 
 SEARCH_SQL = SEARCH.text.replace(":starts_at", "%(starts_at)s").replace(":ends_at", "%(ends_at)s")
 
@@ -96,11 +96,11 @@ def _search(env: BenchEnv, rows: int) -> dict:
     env.execute("TRUNCATE plans")
     env.execute(
         "INSERT INTO plans (base_plan_id, plan_id, id, title, sell_mode, starts_at, ends_at, min_price, max_price, "
-        "ever_online, first_seen, last_seen, content_id) "
-        f"SELECT (g / 5)::text, g::text, md5(g::text)::uuid, 'Show ' || g, 'online', s, s + interval '2 hours', "
-        f"15.00, 30.00, g % 10 <> 0, now(), now(), md5(g::text) "
-        f"FROM (SELECT g, timestamptz '{START.isoformat()}' + random() * {YEARS * 365 * 24} * interval '1 hour' AS s "
-        f"FROM generate_series(1, {rows}) AS g) AS t")
+        f"ever_online, first_seen, last_seen, content_id, search_entry) SELECT *, {SEARCH_ENTRY} FROM ("
+        "SELECT (g / 5)::text, g::text, md5(g::text)::uuid AS id, 'Show ' || g AS title, 'online', s AS starts_at, "
+        "s + interval '2 hours' AS ends_at, 15.00 AS min_price, 30.00 AS max_price, g % 10 <> 0, now(), now(), "
+        f"md5(g::text) FROM (SELECT g, timestamptz '{START.isoformat()}' + random() * {YEARS * 365 * 24} "
+        f"* interval '1 hour' AS s FROM generate_series(1, {rows}) AS g) AS t) AS plan")
     env.execute("ANALYZE plans")
     rng = random.Random(5)
     windows = [START + timedelta(days=rng.randrange(YEARS * 365 - 7)) for _ in range(SEARCHES)]

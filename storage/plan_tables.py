@@ -26,6 +26,8 @@ plans = Table(
     Column("first_seen", TIMESTAMP, nullable=False),
     Column("last_seen", TIMESTAMP, nullable=False),
     Column("content_id", Text, nullable=False, comment="the message id of the last sighting's content"),
+    Column("search_entry", Text, nullable=False,
+           comment="its entry in the search document, as JSON: written with the sighting (storage/plans.py)"),
     PrimaryKeyConstraint("base_plan_id", "plan_id", name="pk_plans"),
     Index("ix_plans_online_period", func.tstzrange(literal_column("starts_at"), literal_column("ends_at"),
                                                     literal_column("'[]'")),

@@ -19,12 +19,22 @@ PLANS_CHANGED = "switchboard_plans_changed"
 _COLUMNS = {"base_plan_id": "text", "plan_id": "text", "id": "uuid", "title": "text", "sell_mode": "text",
             "starts_at": "timestamptz", "ends_at": "timestamptz", "min_price": "numeric", "max_price": "numeric",
             "ever_online": "boolean", "first_seen": "timestamptz", "last_seen": "timestamptz", "content_id": "text"}
-_LATEST = ("id", "title", "sell_mode", "starts_at", "ends_at", "min_price", "max_price", "content_id")
+_UTC = "AT TIME ZONE 'UTC'"
+# A plan's entry in the search document (../shared/specs/plans.md), written once per sighting
+# rather than at every search: building it costs PostgreSQL more than finding the plan does.
+# A NUMERIC(12, 2) keeps its two decimals in JSON (15.00).
+SEARCH_ENTRY = (
+    f"json_build_object('id', id, 'title', title, 'start_date', to_char(starts_at {_UTC}, 'YYYY-MM-DD'), "
+    f"'start_time', to_char(starts_at {_UTC}, 'HH24:MI:SS'), 'end_date', to_char(ends_at {_UTC}, 'YYYY-MM-DD'), "
+    f"'end_time', to_char(ends_at {_UTC}, 'HH24:MI:SS'), 'min_price', min_price, 'max_price', max_price)::text"
+)
+_LATEST = ("id", "title", "sell_mode", "starts_at", "ends_at", "min_price", "max_price", "content_id",
+           "search_entry")
 # A sighting older than the stored one (a replay, a slow poller) only widens first/last seen.
 _UPSERT = text(
-    f"INSERT INTO plans ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    f"INSERT INTO plans ({', '.join(_COLUMNS)}, search_entry) SELECT *, {SEARCH_ENTRY} FROM unnest("
     + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS.items())
-    + ") ON CONFLICT (base_plan_id, plan_id) DO UPDATE SET "
+    + f") AS sighting({', '.join(_COLUMNS)}) ON CONFLICT (base_plan_id, plan_id) DO UPDATE SET "
     + ", ".join(f"{name} = CASE WHEN EXCLUDED.last_seen >= plans.last_seen THEN EXCLUDED.{name} ELSE plans.{name} END"
                 for name in _LATEST)
     + ", ever_online = plans.ever_online OR EXCLUDED.ever_online"
@@ -35,15 +45,11 @@ _OVERLAPPING = ("FROM plans WHERE ever_online "
                 "AND tstzrange(starts_at, ends_at, '[]') && tstzrange(:starts_at, :ends_at, '[]') "
                 "AND starts_at < :ends_at AND ends_at > :starts_at")
 SEARCH = text(f"SELECT id, title, starts_at, ends_at, min_price, max_price {_OVERLAPPING} ORDER BY starts_at, id")
-# The spec's document, written by PostgreSQL: a NUMERIC(12, 2) keeps its two decimals in JSON
-# (15.00), and no row becomes a Python object (a one-week search may return hundreds).
-_UTC = "AT TIME ZONE 'UTC'"
+# The spec's document, written by PostgreSQL: no row becomes a Python object (a one-week
+# search may return hundreds).
 SEARCH_DOCUMENT = text(
-    """SELECT '{"data": {"events": ' || coalesce(json_agg(json_build_object("""
-    f"'id', id, 'title', title, 'start_date', to_char(starts_at {_UTC}, 'YYYY-MM-DD'), "
-    f"'start_time', to_char(starts_at {_UTC}, 'HH24:MI:SS'), 'end_date', to_char(ends_at {_UTC}, 'YYYY-MM-DD'), "
-    f"'end_time', to_char(ends_at {_UTC}, 'HH24:MI:SS'), 'min_price', min_price, 'max_price', max_price"
-    """) ORDER BY starts_at, id)::text, '[]') || '}, "error": null}' """ + _OVERLAPPING
+    """SELECT '{"data": {"events": [' || coalesce(string_agg(search_entry, ', ' ORDER BY starts_at, id), '') """
+    """|| ']}, "error": null}' """ + _OVERLAPPING
 )
 
 
