@@ -18,12 +18,11 @@ from sqlalchemy import text
 from schemas.plans import PlanSeen
 from storage.plans import PLANS_CHANGED, upsert_plans
 from switchboard.apps import Applications
-from tests.support.apps import TestApps
 from tests.support.fleet_tools import count
 from tests.support.processes import ROOT
 from tests.support.providers import free_port
 from tests.support.tcp_proxy import TcpProxy
-from tests.support.waiting import wait_until
+from tests.support.waiting import http_status, wait_until
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -37,34 +36,6 @@ def event(session, path: str, seconds: int = 0, **extra) -> dict:
 def switchboard(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "switchboard", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
-
-
-@pytest.fixture
-def apps(fleet, settings):
-    made = TestApps(settings)
-    yield made.add
-    made.delete_all()
-
-
-@pytest.fixture
-def serve(fleet, service_env):
-    """`serve(**env)`: the gateway as a process on a free port; its base URL once it is ready."""
-
-    def start(**env) -> str:
-        port = free_port()
-        fleet("gateway", command=("serve", "--port", str(port)), **env)
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _status(f"{base}/readyz") == 200, timeout=30, message="the gateway never got ready")
-        return base
-
-    return start
-
-
-def _status(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=2).status_code
-    except httpx.HTTPError:
-        return None
 
 
 @pytest.mark.timeout(120)
@@ -258,7 +229,7 @@ def test_search_answers_from_memory_until_the_plans_change_and_never_without_its
 def test_a_stopped_gateway_shuts_down_gracefully_and_exits_0(fleet):
     port = free_port()
     gateway = fleet("gateway", command=("serve", "--port", str(port)))
-    wait_until(lambda: _status(f"http://127.0.0.1:{port}/readyz") == 200, timeout=30,
+    wait_until(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, timeout=30,
                message="the gateway never got ready")
     assert gateway.terminate(timeout=20) == 0, "SIGTERM: not a clean exit"
     assert gateway.saw("Application shutdown complete.")

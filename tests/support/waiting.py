@@ -30,3 +30,13 @@ def wait_until(
             text = message() if callable(message) else message
             raise AssertionError(f"{text} (waited {timeout:g}s)")
         time.sleep(interval)
+
+
+def http_status(url: str) -> int | None:
+    """The status of a GET, or None while nothing answers: a condition to wait on."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
