@@ -40,9 +40,13 @@ def commands(section: str) -> list[tuple[str, str]]:
 
 
 def run(command: str) -> dict | list:
+    return json.loads(output(command))
+
+
+def output(command: str) -> str:
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, (command, done.stderr)
-    return json.loads(done.stdout)
+    return done.stdout
 
 
 def switchboard(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -81,6 +85,8 @@ def test_the_readme_gateway_walk_posts_events_with_curl_and_reads_the_session_a_
         titles = [plan["title"] for plan in run(reads["/search"])["data"]["events"]]
         assert titles and "Camela en concierto" in titles
         assert run(reads["/events"]) and run(reads["/readyz"])["ready"] is True
+        assert run(reads["/healthz"]) == {"status": "ok"}
+        assert "switchboard_gateway_request_seconds_count{" in output(reads["/metrics"])
     finally:
         made.delete_all()
 
