@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated, Optional
 
@@ -145,6 +146,12 @@ def main() -> None:
             raise
         typer.echo(f"error: {message}", err=True)
         sys.exit(1)
+    finally:
+        # The work is done and the exit status decided. On Ctrl-C every fleet process gets the
+        # terminal's SIGINT and then the supervisor's SIGTERM; the interpreter's shutdown puts
+        # back the default handlers, so a SIGTERM arriving then killed a cleanly stopped
+        # process (-15). An ignored signal stays ignored through shutdown.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
