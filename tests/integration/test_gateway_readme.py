@@ -82,8 +82,9 @@ def test_the_readme_gateway_walk_posts_events_with_curl_and_reads_the_session_a_
         bill = reads["/bills/99988526423"]
         wait_until(lambda: run(bill).get("total") == "90.81", timeout=60,
                    message=lambda: f"the README's bill is R$ 90,81, the gateway answered {run(bill)}")
-        titles = [plan["title"] for plan in run(reads["/search"])["data"]["events"]]
-        assert titles and "Camela en concierto" in titles
+        search = reads["/search"]
+        wait_until(lambda: "Camela en concierto" in [plan["title"] for plan in run(search)["data"]["events"]],
+                   timeout=30, message=lambda: f"the README's search answered {run(search)}")
         assert run(reads["/events"]) and run(reads["/readyz"])["ready"] is True
         assert run(reads["/healthz"]) == {"status": "ok"}
         assert "switchboard_gateway_request_seconds_count{" in output(reads["/metrics"])
