@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from schemas.plan_search import PlanSearch
 from schemas.plans import PlanSeen
-from storage.plans import search_document, search_plans, upsert_plans
+from storage.database import drop_database, make_engine
+from storage.migrate import alembic_config, upgrade
+from storage.plans import SEARCH_ENTRY, search_document, search_plans, upsert_plans
+from tests.support.leftovers import run_name
 
 TEN = datetime(2021, 6, 30, 10, 0, tzinfo=timezone.utc)
 SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -85,3 +90,28 @@ def test_the_search_uses_the_overlap_index(store):
             "tstzrange(:s, :e, '[]') AND starts_at < :e AND ends_at > :s"), {"s": search.starts_at,
                                                                              "e": search.ends_at}).scalars())
     assert "ix_plans_online_period" in plan
+
+
+@pytest.mark.timeout(60)
+def test_a_plan_stored_before_migration_0006_gets_the_entry_the_code_writes():
+    base = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    url = base.rsplit("/", 1)[0] + "/" + run_name("switchboard_test_plans", "_")
+    upgrade(url, "0005_call_duration_bigint")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO plans (base_plan_id, plan_id, id, title, sell_mode, starts_at, ends_at, min_price, "
+                "max_price, ever_online, first_seen, last_seen, content_id) VALUES ('1', '1', gen_random_uuid(), "
+                "'Camela \"en\" concierto', 'online', '2021-06-30 21:00Z', '2021-06-30 22:00Z', 15, NULL, true, "
+                "now(), now(), 'c')"))
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as connection:
+            stored, written = connection.execute(text(f"SELECT search_entry, {SEARCH_ENTRY} FROM plans")).one()
+            document = search_document(connection, TEN, TEN + timedelta(days=1))
+        assert stored == written
+        assert json.loads(document)["data"]["events"] == [json.loads(stored)]
+        assert '"title" : "Camela \\"en\\" concierto"' in document and '"max_price" : null' in document
+    finally:
+        engine.dispose()
+        drop_database(url)
