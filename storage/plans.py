@@ -22,11 +22,13 @@ _COLUMNS = {"base_plan_id": "text", "plan_id": "text", "id": "uuid", "title": "t
 _UTC = "AT TIME ZONE 'UTC'"
 # A plan's entry in the search document (../shared/specs/plans.md), written once per sighting
 # rather than at every search: building it costs PostgreSQL more than finding the plan does.
-# A NUMERIC(12, 2) keeps its two decimals in JSON (15.00).
+# A NUMERIC(12, 2) keeps its two decimals in JSON (15.00): the prices are cast to the column's
+# type, as the upsert computes the entry from the sighting's values before they are stored.
 SEARCH_ENTRY = (
     f"json_build_object('id', id, 'title', title, 'start_date', to_char(starts_at {_UTC}, 'YYYY-MM-DD'), "
     f"'start_time', to_char(starts_at {_UTC}, 'HH24:MI:SS'), 'end_date', to_char(ends_at {_UTC}, 'YYYY-MM-DD'), "
-    f"'end_time', to_char(ends_at {_UTC}, 'HH24:MI:SS'), 'min_price', min_price, 'max_price', max_price)::text"
+    f"'end_time', to_char(ends_at {_UTC}, 'HH24:MI:SS'), "
+    "'min_price', min_price::numeric(12, 2), 'max_price', max_price::numeric(12, 2))::text"
 )
 _LATEST = ("id", "title", "sell_mode", "starts_at", "ends_at", "min_price", "max_price", "content_id",
            "search_entry")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from alembic import command
 from sqlalchemy import text
 
 from schemas.plan_search import PlanSearch
-from schemas.plans import PlanSeen
+from schemas.plans import PlanSeen, Zone
 from storage.database import drop_database, make_engine
 from storage.migrate import alembic_config, upgrade
 from storage.plans import SEARCH_ENTRY, search_document, search_plans, upsert_plans
@@ -115,3 +116,13 @@ def test_a_plan_stored_before_migration_0006_gets_the_entry_the_code_writes():
     finally:
         engine.dispose()
         drop_database(url)
+
+
+@pytest.mark.timeout(30)
+def test_a_price_stored_without_its_decimals_is_searched_with_two(store):
+    plain = sighting("1", TEN, TEN + timedelta(hours=1)).model_copy(
+        update={"zones": (Zone.model_construct(zone_id="1", price=Decimal("20")),)})  # past the validator
+    with store.begin() as connection:
+        upsert_plans(connection, [plain])
+        document = search_document(connection, TEN, TEN + timedelta(hours=1))
+    assert '"min_price" : 20.00, "max_price" : 20.00}' in document
