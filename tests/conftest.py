@@ -23,10 +23,9 @@ from sqlalchemy import text
 from tests.support import broker
 from tests.support.fleet_tools import purge_fleet_queues
 from tests.support.processes import ROOT, ConsumerProcess
-from tests.support.leftovers import remove_stale, run_name
+from tests.support.leftovers import POSTGRES_URL, remove_stale, run_database_url, run_name
 
 TESTS = Path(__file__).parent
-POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_MARKERS = {"integration", "reliability"}
 
 
@@ -133,8 +132,7 @@ def database_url(services: None):
     from storage.database import drop_database
     from storage.migrate import upgrade
 
-    url = make_url(POSTGRES_URL).set(database=run_name("switchboard_test", "_"))
-    url = url.render_as_string(hide_password=False)
+    url = run_database_url("switchboard_test")
     try:
         upgrade(url)
         yield url

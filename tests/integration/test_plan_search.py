@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from schemas.plans import PlanSeen, Zone
 from storage.database import drop_database, make_engine
 from storage.migrate import alembic_config, upgrade
 from storage.plans import SEARCH_ENTRY, search_document, search_plans, upsert_plans
-from tests.support.leftovers import run_name
+from tests.support.leftovers import run_database_url
 
 TEN = datetime(2021, 6, 30, 10, 0, tzinfo=timezone.utc)
 SEEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -95,8 +94,7 @@ def test_the_search_uses_the_overlap_index(store):
 
 @pytest.mark.timeout(60)
 def test_a_plan_stored_before_migration_0006_gets_the_entry_the_code_writes():
-    base = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    url = base.rsplit("/", 1)[0] + "/" + run_name("switchboard_test_plans", "_")
+    url = run_database_url("switchboard_test_plans")
     upgrade(url, "0005_call_duration_bigint")
     engine = make_engine(url)
     try:

@@ -1,7 +1,6 @@
 """The telephony handlers against a real PostgreSQL (no broker): pairing -> billing -> bill."""
 
 import json
-import os
 import random
 from datetime import date
 from decimal import Decimal
@@ -18,7 +17,7 @@ from storage.bills import bill
 from storage.database import drop_database, make_engine
 from storage.migrate import upgrade
 from storage.tables import call_records, calls, priced_calls
-from tests.support.leftovers import run_name
+from tests.support.leftovers import run_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +27,7 @@ SUBSCRIBER = "99988526423"
 
 @pytest.fixture(scope="module")
 def db():
-    base = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    url = base.rsplit("/", 1)[0] + "/" + run_name("switchboard_test_tel", "_")
+    url = run_database_url("switchboard_test_tel")
     upgrade(url)
     engine = make_engine(url)
     try:

@@ -11,12 +11,20 @@ import os
 import re
 import time
 
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MAX_AGE_S = 3600
 _NAME = re.compile(r"^switchboard[-_]test(?:[-_][a-z]+)?[-_](?:(?P<time>\d{10})[-_])?(?P<pid>\d+)[-_][0-9a-f]+$")
 
 
 def run_name(prefix: str, separator: str) -> str:
     return separator.join([prefix, str(int(time.time())), str(os.getpid()), os.urandom(3).hex()])
+
+
+def run_database_url(prefix: str) -> str:
+    """The URL of a database of this run, on the test server (`prefix`: switchboard_test[_word])."""
+    return make_url(POSTGRES_URL).set(database=run_name(prefix, "_")).render_as_string(hide_password=False)
 
 
 def is_stale(name: str, now: float | None = None) -> bool:
