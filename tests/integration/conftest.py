@@ -1,4 +1,4 @@
-"""Fixtures of the gateway tests: applications made for the test, and the gateway as a process."""
+"""Fixtures of the integration tests: applications made for a test, and the gateway as a process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from tests.support.waiting import http_status, wait_until
 
 
 @pytest.fixture
-def apps(fleet, settings):
-    made = TestApps(settings)
-    yield made.add
-    made.delete_all()
+def made(fleet, settings):
+    """Applications (RabbitMQ users) made by the test, or named for it; deleted afterwards."""
+    apps = TestApps(settings)
+    yield apps
+    apps.delete_all()
+
+
+@pytest.fixture
+def apps(made):
+    """`apps(label)`: a new application, through the code of `switchboard apps add`."""
+    return made.add
 
 
 @pytest.fixture

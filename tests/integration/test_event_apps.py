@@ -16,7 +16,6 @@ from broker.errors import LinkFailed
 from producers.publisher import Publisher
 from schemas.events import SentEvent
 from switchboard.apps import Applications
-from tests.support.apps import TestApps
 from tests.support.fleet_tools import count, error_reasons
 from tests.support.processes import ROOT
 from tests.support.waiting import wait_until
@@ -24,13 +23,6 @@ from tests.support.waiting import wait_until
 EXAMPLES = ROOT / "examples" / "events.jsonl"
 PAGEVIEW = {"session_id": "8a1c0f0e-5a53-4d6c-9f0a-3e1b2c4d5e6f", "category": "page interaction",
             "name": "pageview", "data": {"host": "shop.example.com", "path": "/"}, "timestamp": "2021-01-01 09:15:27"}
-
-
-@pytest.fixture
-def made(fleet, settings):
-    apps = TestApps(settings)
-    yield apps
-    apps.delete_all()
 
 
 def switchboard(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -17,19 +17,12 @@ from producers.publisher import Publisher
 from schemas.event_types import event_routing_key
 from schemas.events import SentEvent
 from storage.event_queries import session as read_session
-from tests.support.apps import TestApps, publish_raw
+from tests.support.apps import publish_raw
 from tests.support.fleet_tools import count, dead_letters
 from tests.support.processes import ROOT
 from tests.support.waiting import wait_until
 
 BASE = datetime(2021, 1, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def apps(fleet, settings):
-    made = TestApps(settings)
-    yield made.add
-    made.delete_all()
 
 
 def event(session: UUID, at: datetime, path: str, *, name: str = "pageview", event_id: str | None = None,

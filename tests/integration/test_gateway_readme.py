@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-from tests.support.apps import TestApps
 from tests.support.processes import ROOT
 from tests.support.waiting import wait_until
 
@@ -58,38 +57,34 @@ def switchboard(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.timeout(240)
 def test_the_readme_gateway_walk_posts_events_with_curl_and_reads_the_session_a_bill_and_a_search(
-        fleet, serve, service_env, settings):
-    made = TestApps(settings)
-    try:
-        name = made.name("shop-web")
-        password = json.loads(switchboard(service_env, "apps", "add", name, "--json").stdout)["password"]
-        for consumer in ("event-sessions", "call-pairing", "billing", "plans"):
-            fleet(consumer)
-        base = serve()
-        switchboard(service_env, "publish", "calls", str(ROOT / "examples" / "calls.jsonl"))
-        for document in ("provider.xml", "provider-later.xml"):
-            switchboard(service_env, "poll-provider", "--once", "--url", (ROOT / "examples" / document).as_uri())
+        fleet, made, serve, service_env):
+    name = made.name("shop-web")
+    password = json.loads(switchboard(service_env, "apps", "add", name, "--json").stdout)["password"]
+    for consumer in ("event-sessions", "call-pairing", "billing", "plans"):
+        fleet(consumer)
+    base = serve()
+    switchboard(service_env, "publish", "calls", str(ROOT / "examples" / "calls.jsonl"))
+    for document in ("provider.xml", "provider-later.xml"):
+        switchboard(service_env, "poll-provider", "--once", "--url", (ROOT / "examples" / document).as_uri())
 
-        walk = [(command.replace(README_PORT, base).replace("shop-web:PASSWORD", f"{name}:{password}"), comment)
-                for command, comment in commands(gateway_section())]
-        post, reads = walk[0], {_path(command): command for command, _ in walk[1:]}
-        assert "-u " in post[0] and post[1].startswith("202 ")
-        assert run(post[0]) == json.loads(post[1].removeprefix("202 ")), "the README shows the answer it gets"
+    walk = [(command.replace(README_PORT, base).replace("shop-web:PASSWORD", f"{name}:{password}"), comment)
+            for command, comment in commands(gateway_section())]
+    post, reads = walk[0], {_path(command): command for command, _ in walk[1:]}
+    assert "-u " in post[0] and post[1].startswith("202 ")
+    assert run(post[0]) == json.loads(post[1].removeprefix("202 ")), "the README shows the answer it gets"
 
-        session = reads[f"/sessions/{SESSION}"]
-        wait_until(lambda: "events" in run(session), timeout=30, message=lambda: f"no session yet: {run(session)}")
-        assert run(session)["applications"] == [name]
-        bill = reads["/bills/99988526423"]
-        wait_until(lambda: run(bill).get("total") == "90.81", timeout=60,
-                   message=lambda: f"the README's bill is R$ 90,81, the gateway answered {run(bill)}")
-        search = reads["/search"]
-        wait_until(lambda: "Camela en concierto" in [plan["title"] for plan in run(search)["data"]["events"]],
-                   timeout=30, message=lambda: f"the README's search answered {run(search)}")
-        assert run(reads["/events"]) and run(reads["/readyz"])["ready"] is True
-        assert run(reads["/healthz"]) == {"status": "ok"}
-        assert "switchboard_gateway_request_seconds_count{" in output(reads["/metrics"])
-    finally:
-        made.delete_all()
+    session = reads[f"/sessions/{SESSION}"]
+    wait_until(lambda: "events" in run(session), timeout=30, message=lambda: f"no session yet: {run(session)}")
+    assert run(session)["applications"] == [name]
+    bill = reads["/bills/99988526423"]
+    wait_until(lambda: run(bill).get("total") == "90.81", timeout=60,
+               message=lambda: f"the README's bill is R$ 90,81, the gateway answered {run(bill)}")
+    search = reads["/search"]
+    wait_until(lambda: "Camela en concierto" in [plan["title"] for plan in run(search)["data"]["events"]],
+               timeout=30, message=lambda: f"the README's search answered {run(search)}")
+    assert run(reads["/events"]) and run(reads["/readyz"])["ready"] is True
+    assert run(reads["/healthz"]) == {"status": "ok"}
+    assert "switchboard_gateway_request_seconds_count{" in output(reads["/metrics"])
 
 
 def _path(command: str) -> str:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import httpx
+
 T = TypeVar("T")
 
 
@@ -34,8 +36,6 @@ def wait_until(
 
 def http_status(url: str) -> int | None:
     """The status of a GET, or None while nothing answers: a condition to wait on."""
-    import httpx
-
     try:
         return httpx.get(url, timeout=2).status_code
     except httpx.HTTPError:
